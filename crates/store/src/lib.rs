@@ -1,0 +1,27 @@
+//! Pillarbox's mail store: accounts, domains, addresses, mailboxes, messages,
+//! flags, UIDs, MODSEQs, quotas and the change feed (DESIGN §4).
+//!
+//! [`MailStore`] is the backend-neutral API; [`sqlite::SqliteStore`] is the
+//! embedded default backend. Every backend must pass [`conformance`].
+//!
+//! Invariants every backend guarantees:
+//! - A write returns only when it is durable (fsync'd); concurrent writers are
+//!   group-committed, so one flush serves many deliveries.
+//! - UIDs in a mailbox only grow; a UID is never reused within one
+//!   UIDVALIDITY. MODSEQs of a mailbox strictly increase with every change.
+//! - Expunged entries leave a tombstone `(uid, modseq)` (RFC 7162 VANISHED).
+//! - Message bodies are content-addressed (SHA-256) and zstd-compressed;
+//!   identical bodies are stored once; a body is removed when nothing refers
+//!   to it.
+//! - Changes are published on the change feed only after commit, in commit
+//!   order per account.
+//! - No call reaches another account's data: every message/mailbox access
+//!   takes the account id and checks ownership.
+
+pub mod api;
+pub mod conformance;
+pub mod error;
+pub mod sqlite;
+
+pub use api::*;
+pub use error::{ErrorKind, StoreError};
