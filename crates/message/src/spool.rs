@@ -1,0 +1,1 @@
+//! Spooling of incoming message data (to be written).
