@@ -108,6 +108,12 @@ pub trait Session: Send {
     /// The peer was idle too long: append the protocol's farewell
     /// (`421`, `-ERR`, `* BYE`). The driver closes the connection afterwards.
     fn timed_out(&mut self, out: &mut Vec<u8>);
+
+    /// The server is shutting down while the session waits for input: append
+    /// the protocol's farewell. The driver closes the connection afterwards.
+    fn shutting_down(&mut self, out: &mut Vec<u8>) {
+        self.timed_out(out)
+    }
 }
 
 /// The source of wall-clock time, injected so tests control it.

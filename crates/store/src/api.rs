@@ -325,7 +325,11 @@ pub trait MailStore: Send + Sync + 'static {
         account: AccountId,
         name: &str,
     ) -> Result<Option<Mailbox>, StoreError>;
-    async fn mailbox(&self, account: AccountId, id: MailboxId) -> Result<Option<Mailbox>, StoreError>;
+    async fn mailbox(
+        &self,
+        account: AccountId,
+        id: MailboxId,
+    ) -> Result<Option<Mailbox>, StoreError>;
 
     // --- messages ---
     /// Stores one message for several targets in one durable transaction.
@@ -338,13 +342,24 @@ pub trait MailStore: Send + Sync + 'static {
         targets: Vec<DeliveryTarget>,
     ) -> Result<Vec<Result<Delivered, StoreError>>, StoreError>;
     /// All entries of a mailbox in UID order.
-    async fn entries(&self, account: AccountId, mailbox: MailboxId) -> Result<Vec<Entry>, StoreError>;
+    async fn entries(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+    ) -> Result<Vec<Entry>, StoreError>;
     /// The complete bytes of a message of this account.
     async fn message_bytes(
         &self,
         account: AccountId,
         message: MessageId,
     ) -> Result<Arc<Vec<u8>>, StoreError>;
+    /// The parse-once summary of a message of this account (computed at
+    /// delivery; never re-parses the body).
+    async fn summary(
+        &self,
+        account: AccountId,
+        message: MessageId,
+    ) -> Result<pillarbox_message::summary::Summary, StoreError>;
     /// Removes the entries with these UIDs (missing ones are ignored) in one
     /// transaction, leaving tombstones. Returns the UIDs actually removed.
     async fn expunge(

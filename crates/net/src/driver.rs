@@ -1,0 +1,170 @@
+//! The generic connection loop: read → session → write, with TLS upgrade,
+//! timeouts and shutdown.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use pillarbox_session::{ConnInfo, Control, Limits, Session, TlsInfo};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use crate::stream::MaybeTls;
+
+/// How a connection is driven.
+#[derive(Clone)]
+pub struct DriveOptions {
+    pub limits: Limits,
+    /// The certificate for STARTTLS and implicit TLS.
+    pub tls: Option<TlsAcceptor>,
+    /// Handshake before the greeting (ports 465/993/995 style).
+    pub implicit_tls: bool,
+    /// Bound on a TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Cancelled when the server shuts down.
+    pub shutdown: CancellationToken,
+}
+
+/// Why a connection ended abnormally (normal closes are `Ok`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriveError {
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("TLS handshake failed: {0}")]
+    Handshake(std::io::Error),
+    #[error("TLS handshake timed out")]
+    HandshakeTimeout,
+    #[error("TLS requested but no certificate is configured")]
+    NoTls,
+    #[error("input buffer limit exceeded")]
+    BufferLimit,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+fn tls_info<IO>(s: &tokio_rustls::server::TlsStream<IO>) -> TlsInfo {
+    let (_, conn) = s.get_ref();
+    TlsInfo {
+        protocol: conn
+            .protocol_version()
+            .and_then(|v| v.as_str())
+            .unwrap_or("TLS")
+            .to_string(),
+        cipher: conn
+            .negotiated_cipher_suite()
+            .and_then(|c| c.suite().as_str())
+            .unwrap_or("unknown")
+            .to_string(),
+    }
+}
+
+async fn handshake<IO: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut MaybeTls<IO>,
+    opts: &DriveOptions,
+) -> Result<TlsInfo, DriveError> {
+    let acceptor = opts.tls.clone().ok_or(DriveError::NoTls)?;
+    let MaybeTls::Plain(io) = std::mem::replace(stream, MaybeTls::Upgrading) else {
+        return Err(DriveError::NoTls);
+    };
+    let tls = tokio::time::timeout(opts.handshake_timeout, acceptor.accept(io))
+        .await
+        .map_err(|_| DriveError::HandshakeTimeout)?
+        .map_err(DriveError::Handshake)?;
+    let info = tls_info(&tls);
+    *stream = MaybeTls::Tls(Box::new(tls));
+    Ok(info)
+}
+
+async fn flush_out<IO: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut MaybeTls<IO>,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    if !out.is_empty() {
+        stream.write_all(out).await?;
+        stream.flush().await?;
+        out.clear();
+        if out.capacity() > KEEP_CAPACITY {
+            *out = Vec::new();
+        }
+    }
+    Ok(())
+}
+
+/// Runs one connection to its end: optional implicit TLS handshake, then the
+/// session built by `make`, until it asks to close, the peer goes away, the
+/// idle timeout passes or the server shuts down.
+pub async fn drive<IO, S, F>(
+    io: IO,
+    mut conn: ConnInfo,
+    make: F,
+    opts: &DriveOptions,
+) -> Result<(), DriveError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send,
+    S: Session,
+    F: FnOnce(ConnInfo) -> S,
+{
+    let mut stream = MaybeTls::Plain(io);
+    if opts.implicit_tls {
+        conn.tls = Some(handshake(&mut stream, opts).await?);
+    }
+    conn.starttls_available = opts.tls.is_some();
+    let mut session = make(conn);
+    let mut out = Vec::new();
+    let mut buf = BytesMut::new();
+    let mut control = session.greeting(&mut out).await;
+    loop {
+        flush_out(&mut stream, &mut out).await?;
+        match control {
+            Control::Close => break,
+            Control::StartTls => {
+                // RFC 3207 §4 / RFC 2595 §3.1: anything pipelined after the
+                // STARTTLS command was sent in the clear and is discarded.
+                buf.clear();
+                let info = handshake(&mut stream, opts).await?;
+                session.tls_established(info);
+            }
+            Control::Continue => {}
+        }
+        if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
+            buf = BytesMut::new();
+        }
+        buf.reserve(READ_CHUNK);
+        let read = tokio::select! {
+            r = tokio::time::timeout(session.idle_timeout(), stream.read_buf(&mut buf)) => r,
+            _ = opts.shutdown.cancelled() => {
+                session.shutting_down(&mut out);
+                flush_out(&mut stream, &mut out).await?;
+                break;
+            }
+        };
+        match read {
+            Err(_elapsed) => {
+                session.timed_out(&mut out);
+                flush_out(&mut stream, &mut out).await?;
+                break;
+            }
+            Ok(Ok(0)) => {
+                session.closed().await;
+                return Ok(());
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                session.closed().await;
+                return Err(e.into());
+            }
+        }
+        if buf.len() > opts.limits.max_buffer {
+            session.closed().await;
+            return Err(DriveError::BufferLimit);
+        }
+        control = session.input(&mut buf, &mut out).await;
+    }
+    session.closed().await;
+    let _ = stream.shutdown().await;
+    debug!("connection closed");
+    Ok(())
+}
