@@ -1,0 +1,121 @@
+"""Shared helpers for the interop suite: start the real pillarbox binary on
+private loopback ports with a temporary data directory, manage accounts with
+the real CLI, and wait for conditions without sleeping blindly."""
+
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("PILLARBOX_BIN", os.path.join(ROOT, "target", "debug", "pillarbox"))
+
+PORTS = {"smtp": 12525, "lmtp": 12424, "pop3": 11110, "pop3s": 11995}
+
+CONFIG = """
+hostname = "mail.example.org"
+log = "info"
+[pop3]
+allow_plaintext_auth = {plain}
+[[listener]]
+protocol = "smtp"
+address = "127.0.0.1:{smtp}"
+tls = "starttls"
+[[listener]]
+protocol = "lmtp"
+address = "127.0.0.1:{lmtp}"
+tls = "none"
+[[listener]]
+protocol = "pop3"
+address = "127.0.0.1:{pop3}"
+tls = "starttls"
+[[listener]]
+protocol = "pop3"
+address = "127.0.0.1:{pop3s}"
+tls = "implicit"
+"""
+
+
+def wait_port(port, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def wait_for(cond, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def insecure_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Pillarbox:
+    """The real binary, on its own data directory and ports."""
+
+    def __init__(self, plaintext_auth=True, data=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="pillarbox-interop-")
+        self.data = data or os.path.join(self.tmp.name, "data")
+        self.config = os.path.join(self.tmp.name, "pillarbox.toml")
+        with open(self.config, "w") as f:
+            f.write(CONFIG.format(plain="true" if plaintext_auth else "false", **PORTS))
+        self.proc = None
+        self.log = os.path.join(self.tmp.name, "server.log")
+
+    def cli(self, *args, stdin=None, check=True):
+        r = subprocess.run(
+            [BIN, "--data", self.data, "--config", self.config, *args],
+            input=stdin, capture_output=True, text=True, timeout=120,
+        )
+        if check and r.returncode != 0:
+            raise RuntimeError(f"pillarbox {' '.join(args)} failed: {r.stderr}")
+        return r
+
+    def start(self):
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen(
+            [BIN, "--data", self.data, "--config", self.config, "serve"],
+            stdout=logf, stderr=logf,
+        )
+        for p in PORTS.values():
+            wait_port(p)
+        return self
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def add_user(self, address, password):
+        domain = address.split("@")[1]
+        self.cli("domain", "add", domain, check=False)
+        self.cli("user", "add", address, stdin=password + "\n")
+
+    def server_log(self):
+        with open(self.log) as f:
+            return f.read()
