@@ -368,6 +368,14 @@ pub trait MailStore: Send + Sync + 'static {
         mailbox: MailboxId,
         uids: &[Uid],
     ) -> Result<Vec<Uid>, StoreError>;
+    /// RFC 7162 §3.2.10 (QRESYNC VANISHED): the UIDs expunged from a mailbox
+    /// of this account with a MODSEQ greater than `since`, in UID order.
+    async fn vanished(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        since: ModSeq,
+    ) -> Result<Vec<Uid>, StoreError>;
     /// Adds and removes flags on entries (one transaction); each changed entry
     /// gets a new MODSEQ. Returns the changed entries.
     async fn update_flags(

@@ -16,11 +16,20 @@
 //! - Changes are published on the change feed only after commit, in commit
 //!   order per account.
 //! - No call reaches another account's data: every message/mailbox access
-//!   takes the account id and checks ownership.
+//!   takes the account id and checks ownership (`NotFound` otherwise).
+//! - Logins, addresses and domain names are lowercased on input
+//!   ([`names`]); nothing is cached in memory, so several processes (the
+//!   server and the CLI) can share one store.
+//! - A message's parse-once [`pillarbox_message::summary::Summary`] is
+//!   computed at delivery and served by [`MailStore::summary`].
+//!
+//! The SQLite backend's layout, group commit and durability argument are
+//! described in [`sqlite`].
 
 pub mod api;
 pub mod conformance;
 pub mod error;
+pub mod names;
 pub mod sqlite;
 
 pub use api::*;

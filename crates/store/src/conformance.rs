@@ -1,1 +1,0 @@
-//! Backend conformance suite (to be written).

@@ -1,0 +1,62 @@
+//! Runs the backend conformance suite against [`SqliteStore`], each check
+//! on a fresh store in its own temporary directory.
+
+use pillarbox_store::Store;
+use pillarbox_store::conformance;
+use pillarbox_store::sqlite::SqliteStore;
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Store = SqliteStore::open(dir.path()).expect("open store");
+    (dir, store)
+}
+
+macro_rules! conformance_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (_dir, store) = open();
+                conformance::$name(store).await;
+            }
+        )*
+
+        #[test]
+        fn every_check_is_run_here() {
+            let here = [$(stringify!($name)),*];
+            assert_eq!(&here[..], conformance::CHECKS);
+        }
+    };
+}
+
+conformance_tests!(
+    domains_are_unique_and_lowercase,
+    accounts_get_default_mailboxes,
+    invalid_input_is_refused,
+    credentials_round_trip,
+    aliases_add_remove_list,
+    catch_all_is_set_and_cleared,
+    message_round_trip,
+    uids_are_monotonic,
+    uid_validity_is_distinct,
+    modseq_strictly_increases,
+    concurrent_deliveries_get_distinct_uids,
+    expunge_leaves_tombstones,
+    blobs_are_deduplicated_and_collected,
+    quota_is_enforced_per_target,
+    change_feed_is_ordered,
+    accounts_are_isolated,
+    delete_account_removes_everything,
+    check_is_clean,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_all_passes() {
+    let dirs = std::sync::Mutex::new(Vec::new());
+    conformance::run_all(|| {
+        let (dir, store) = open();
+        dirs.lock().expect("lock").push(dir);
+        async move { store }
+    })
+    .await;
+}
