@@ -12,7 +12,21 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("PILLARBOX_BIN", os.path.join(ROOT, "target", "debug", "pillarbox"))
 
-PORTS = {"smtp": 12525, "lmtp": 12424, "pop3": 11110, "pop3s": 11995}
+def _free_ports(names):
+    """Distinct free loopback ports, chosen once per test process so parallel
+    runs (and other people's servers) do not collide."""
+    socks, ports = [], {}
+    for n in names:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports[n] = s.getsockname()[1]
+    for s in socks:
+        s.close()
+    return ports
+
+
+PORTS = _free_ports(["smtp", "lmtp", "pop3", "pop3s"])
 
 CONFIG = """
 hostname = "mail.example.org"

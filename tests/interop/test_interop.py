@@ -181,7 +181,8 @@ class Pop3Tests(Base):
         p.user("carol@example.org")
         p.pass_(PW)
         p.dele(1)
-        p.sock.close()  # no QUIT
+        p.file.close()  # no QUIT: drop the connection
+        p.sock.close()
         wait_for(lambda: self._stat_ok("carol@example.org"), what="maildrop unlocked")
         self.assertEqual(self.pop3_subjects("carol@example.org"), ["keep me"])
 
@@ -238,7 +239,7 @@ class Pop3Tests(Base):
                     f.write(
                         f'poll 127.0.0.1 service {PORTS["pop3s"]} proto pop3 auth password\n'
                         f'  user "carol@example.org" there password "{PW}"\n'
-                        f'  {"keep" if keep else "nokeep"} ssl sslcertck no\n'
+                        f'  {"keep" if keep else "nokeep fetchall"} ssl no sslcertck\n'
                         f'  mda "/bin/sh -c \'cat >> {out}\'"\n'
                     )
                 os.chmod(rc, 0o600)
@@ -263,7 +264,10 @@ class Pop3Tests(Base):
             self.assertEqual(run(keep=False), 0)
             with open(out) as f:
                 data = f.read()
+            # delete mode with fetchall: everything is fetched once more and
+            # deleted on the server
             self.assertEqual(data.count("Subject: fetch three"), 1)
+            self.assertEqual(data.count("Subject: fetch one"), 2)
             self.assertEqual(self.pop3_subjects("carol@example.org"), [])
 
 

@@ -58,11 +58,7 @@ pub struct ConnGuard {
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        let mut st = self
-            .limiter
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut st = self.limiter.state.lock().unwrap_or_else(|e| e.into_inner());
         st.total = st.total.saturating_sub(1);
         if let Some(n) = st.per_ip.get_mut(&self.ip) {
             *n -= 1;

@@ -35,7 +35,10 @@ pub enum TlsError {
 pub enum CertSource {
     Configured,
     /// Generated now (`true`) or earlier (`false`) and kept at this path.
-    SelfSigned { path: PathBuf, generated: bool },
+    SelfSigned {
+        path: PathBuf,
+        generated: bool,
+    },
 }
 
 /// Loads a PEM certificate chain and private key.
@@ -186,6 +189,12 @@ mod tests {
         assert!(!g2);
         assert_eq!(c1, c2);
         let (_, source) = acceptor(None, dir.path(), "mail.test").expect("acceptor");
-        assert!(matches!(source, CertSource::SelfSigned { generated: false, .. }));
+        assert!(matches!(
+            source,
+            CertSource::SelfSigned {
+                generated: false,
+                ..
+            }
+        ));
     }
 }

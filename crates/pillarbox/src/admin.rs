@@ -18,7 +18,9 @@ pub enum AdminError {
 pub fn normalize_domain(name: &str) -> Result<String, AdminError> {
     let d = name.trim().trim_end_matches('.').to_ascii_lowercase();
     if d.is_empty() || d.len() > 253 {
-        return Err(AdminError::Invalid(format!("invalid domain name: {name:?}")));
+        return Err(AdminError::Invalid(format!(
+            "invalid domain name: {name:?}"
+        )));
     }
     if !d.is_ascii() {
         return Err(AdminError::Invalid(format!(
@@ -34,7 +36,9 @@ pub fn normalize_domain(name: &str) -> Result<String, AdminError> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !ok {
-            return Err(AdminError::Invalid(format!("invalid domain name: {name:?}")));
+            return Err(AdminError::Invalid(format!(
+                "invalid domain name: {name:?}"
+            )));
         }
     }
     Ok(d)
@@ -127,7 +131,9 @@ pub async fn alias_add(store: &Store, address: &str, target: &str) -> Result<(),
     let a = normalize_address(address)?;
     let t = normalize_address(target)?;
     if a == t {
-        return Err(AdminError::Invalid("an alias cannot point to itself".into()));
+        return Err(AdminError::Invalid(
+            "an alias cannot point to itself".into(),
+        ));
     }
     Ok(store.add_alias(&a, &t).await?)
 }

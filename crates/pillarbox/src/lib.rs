@@ -12,4 +12,4 @@ pub mod config;
 pub mod server;
 
 pub use config::Config;
-pub use server::{Server, ServeError};
+pub use server::{ServeError, Server};

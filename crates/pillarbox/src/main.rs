@@ -177,7 +177,10 @@ async fn serve(data: &Path, config_path: Option<&Path>) -> CliResult {
     }
     if server.store.list_accounts().await?.is_empty() {
         println!("No accounts yet. Add the first one with:");
-        println!("  pillarbox --data {} domain add example.org", data.display());
+        println!(
+            "  pillarbox --data {} domain add example.org",
+            data.display()
+        );
         println!(
             "  pillarbox --data {} user add alice@example.org",
             data.display()

@@ -105,13 +105,14 @@ impl Server {
         let tracker = TaskTracker::new();
         let mut bound = Vec::new();
         for l in &config.listeners {
-            let listener = TcpListener::bind(l.address)
-                .await
-                .map_err(|source| ServeError::Bind {
-                    name: l.name(),
-                    address: l.address,
-                    source,
-                })?;
+            let listener =
+                TcpListener::bind(l.address)
+                    .await
+                    .map_err(|source| ServeError::Bind {
+                        name: l.name(),
+                        address: l.address,
+                        source,
+                    })?;
             let local = listener.local_addr().map_err(|source| ServeError::Bind {
                 name: l.name(),
                 address: l.address,

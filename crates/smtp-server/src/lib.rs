@@ -1,1 +1,123 @@
-//! TODO
+//! Pillarbox's SMTP (MX) and LMTP session logic (DESIGN §3, layer 4).
+//!
+//! [`SmtpSession`] implements [`pillarbox_session::Session`]: it never
+//! touches a socket. The network driver feeds it bytes and writes the
+//! replies it returns; wire parsing is done by `smtp-proto`.
+//!
+//! RFCs: RFC 5321 (SMTP), RFC 2033 (LMTP: `LHLO`, one reply per recipient
+//! after the data), RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3030
+//! (CHUNKING/`BDAT`), RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034 and
+//! RFC 3463 (enhanced status codes), RFC 3207 (STARTTLS).
+//!
+//! Invariants callers rely on:
+//! - `250` after DATA/`BDAT LAST` is sent only after the store reported the
+//!   message durable for at least one recipient (DESIGN §2.2); in LMTP each
+//!   recipient's `250` means that recipient's copy is durable.
+//! - Never an open relay: a recipient outside our domains gets
+//!   `554 5.7.1`. There is no AUTH yet (submission is a later issue).
+//! - Bounded: command lines (`max_line_length`), message size
+//!   (`max_message_size`; data is streamed into a [`Spool`] that spills to a
+//!   temporary file past 1 MiB, never whole in memory while receiving),
+//!   recipients (`max_recipients`), errors per connection (`max_errors`).
+//! - Replies are appended in command order, so PIPELINING (RFC 2920) works
+//!   by processing every complete command in the input buffer.
+//! - Data pipelined after `STARTTLS` is discarded, never interpreted
+//!   (RFC 3207 §4.2, CVE-2011-0411); after the handshake the session is
+//!   back to its initial state and needs a new EHLO.
+//!
+//! Choices documented here:
+//! - SMTP can give only one reply after the data. Delivery goes to every
+//!   recipient that can take it; the reply is `250` if any recipient got
+//!   the message (failures of the others are logged: there are no bounces
+//!   before the outbound queue exists), `451` if none did and a failure was
+//!   temporary (a retry cannot duplicate), else the permanent error.
+//! - An alias whose targets are all in other domains is refused at RCPT
+//!   (`550 5.7.1`): forwarding needs the outbound queue. An alias with
+//!   local and remote targets is accepted and delivered locally; the remote
+//!   targets are logged.
+//! - `RCPT TO:<Postmaster>` (no domain, RFC 5321 §4.5.1) is resolved as
+//!   `postmaster@<hostname>`.
+//!
+//! [`Spool`]: pillarbox_message::spool::Spool
+
+mod config;
+pub mod reply;
+mod session;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pillarbox_delivery::Delivery;
+use pillarbox_session::SharedClock;
+use pillarbox_store::Store;
+
+pub use config::SmtpConfig;
+pub use session::SmtpSession;
+
+/// Which protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// SMTP from other MTAs (RFC 5321), normally port 25.
+    Mx,
+    /// LMTP (RFC 2033): `LHLO`, one reply per recipient after the data.
+    Lmtp,
+}
+
+/// What every SMTP/LMTP session of a server shares.
+pub struct SmtpContext {
+    store: Store,
+    delivery: Arc<Delivery>,
+    config: SmtpConfig,
+    clock: SharedClock,
+    transactions: AtomicU64,
+}
+
+impl std::fmt::Debug for SmtpContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpContext")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpContext {
+    /// An empty `config.hostname` becomes `localhost`.
+    pub fn new(
+        store: Store,
+        delivery: Arc<Delivery>,
+        mut config: SmtpConfig,
+        clock: SharedClock,
+    ) -> Arc<SmtpContext> {
+        if config.hostname.is_empty() {
+            config.hostname = "localhost".to_string();
+        }
+        Arc::new(SmtpContext {
+            store,
+            delivery,
+            config,
+            clock,
+            transactions: AtomicU64::new(0),
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &SmtpConfig {
+        &self.config
+    }
+
+    /// The store (AUTH for submission will read credentials from it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The injected clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// A process-unique id for a transaction (the `Received: ... id`).
+    fn next_transaction_id(&self, session_id: u64) -> String {
+        let n = self.transactions.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{session_id:X}.{n:X}")
+    }
+}

@@ -101,7 +101,9 @@ impl Conn {
             return Err(std::io::Error::other("already TLS"));
         };
         let name = ServerName::try_from("localhost").map_err(std::io::Error::other)?;
-        let tls = TlsConnector::from(self.tls.clone()).connect(name, s).await?;
+        let tls = TlsConnector::from(self.tls.clone())
+            .connect(name, s)
+            .await?;
         self.stream = Stream::Tls(Box::new(tls));
         Ok(())
     }
@@ -138,7 +140,9 @@ impl Conn {
             let mut chunk = [0u8; 8192];
             let n = tokio::time::timeout(READ_TIMEOUT, self.stream.read(&mut chunk))
                 .await
-                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "read timed out"))??;
+                .map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "read timed out")
+                })??;
             if n == 0 {
                 if self.buf.is_empty() {
                     return Ok(None);

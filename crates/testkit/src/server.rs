@@ -116,7 +116,9 @@ impl TestServer {
     pub async fn add_user(&self, address: &str, password: &str) {
         let domain = address.rsplit_once('@').expect("address").1;
         if self.store.domain(domain).await.expect("domain").is_none() {
-            admin::domain_add(&self.store, domain).await.expect("domain add");
+            admin::domain_add(&self.store, domain)
+                .await
+                .expect("domain add");
         }
         admin::user_add(&self.store, address, password)
             .await

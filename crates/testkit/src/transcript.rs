@@ -46,7 +46,7 @@ impl std::fmt::Display for Failure {
 
 struct Runner {
     server: Option<TestServer>,
-    config: String,
+    config: toml::Table,
     protocol: String,
     conns: HashMap<u32, Conn>,
     vars: HashMap<String, String>,
@@ -67,7 +67,7 @@ pub async fn run_file(path: &Path) -> Result<(), Failure> {
 pub async fn run_text(text: &str) -> Result<(), Failure> {
     let mut r = Runner {
         server: None,
-        config: String::new(),
+        config: toml::Table::new(),
         protocol: "smtp".into(),
         conns: HashMap::new(),
         vars: HashMap::new(),
@@ -123,7 +123,10 @@ pub async fn run_text(text: &str) -> Result<(), Failure> {
 impl Runner {
     async fn server(&mut self) -> &TestServer {
         if self.server.is_none() {
-            self.server = Some(TestServer::start(&self.config).await);
+            let text = toml::to_string(&self.config)
+                .map_err(|e| e.to_string())
+                .unwrap_or_default();
+            self.server = Some(TestServer::start(&text).await);
         }
         self.server.as_ref().expect("started")
     }
@@ -142,7 +145,9 @@ impl Runner {
             let c = self.server().await.connect(&proto).await;
             self.conns.insert(n, c);
         }
-        self.conns.get_mut(&n).ok_or_else(|| "no connection".to_string())
+        self.conns
+            .get_mut(&n)
+            .ok_or_else(|| "no connection".to_string())
     }
 
     fn note(&mut self, n: u32, s: String) {
@@ -166,7 +171,9 @@ impl Runner {
             None => return Err(format!("cannot parse line {trimmed:?}")),
         };
         let (who, n) = head.split_at(1);
-        let n: u32 = n.parse().map_err(|_| format!("bad connection in {head:?}"))?;
+        let n: u32 = n
+            .parse()
+            .map_err(|_| format!("bad connection in {head:?}"))?;
         match who {
             "C" => {
                 let text = self.subst(body);
@@ -179,7 +186,10 @@ impl Runner {
             "S" => {
                 let expected = self.subst(body);
                 let c = self.conn(n).await?;
-                let got = c.read_line().await.map_err(|e| format!("read failed: {e}"))?;
+                let got = c
+                    .read_line()
+                    .await
+                    .map_err(|e| format!("read failed: {e}"))?;
                 match (expected.as_str(), got) {
                     ("<eof>", None) => {
                         self.note(n, format!("S{n}: <eof>"));
@@ -218,8 +228,18 @@ impl Runner {
                 }
                 let (k, v) = kv.split_once('=').ok_or("expected key=value")?;
                 let (section, key) = k.split_once('.').ok_or("expected section.key")?;
-                self.config
-                    .push_str(&format!("[{section}]\n{key} = {v}\n"));
+                let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {v}"))
+                    .map_err(|e| format!("bad value {v:?}: {e}"))?
+                    .remove("v")
+                    .ok_or("bad value")?;
+                let table = self
+                    .config
+                    .entry(section.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let toml::Value::Table(t) = table else {
+                    return Err(format!("{section} is not a section"));
+                };
+                t.insert(key.to_string(), value);
                 Ok(())
             }
             ["user", addr, pw] => {
@@ -352,7 +372,10 @@ impl Runner {
 /// Matches `line` against `pattern` with `{*}` and `{$name}`.
 pub fn matches(pattern: &str, line: &str, caps: &mut Vec<(String, String)>) -> bool {
     if let Some(rest) = pattern.strip_prefix("{*}") {
-        for (i, _) in line.char_indices().chain(std::iter::once((line.len(), ' '))) {
+        for (i, _) in line
+            .char_indices()
+            .chain(std::iter::once((line.len(), ' ')))
+        {
             let mark = caps.len();
             if matches(rest, &line[i..], caps) {
                 return true;
@@ -361,24 +384,23 @@ pub fn matches(pattern: &str, line: &str, caps: &mut Vec<(String, String)>) -> b
         }
         return false;
     }
-    if let Some(rest) = pattern.strip_prefix("{$") {
-        if let Some(end) = rest.find('}') {
-            let name = &rest[..end];
-            let rest = &rest[end + 1..];
-            let token_end = line.find(' ').unwrap_or(line.len());
-            for j in (1..=token_end).rev() {
-                if !line.is_char_boundary(j) {
-                    continue;
-                }
-                let mark = caps.len();
-                caps.push((name.to_string(), line[..j].to_string()));
-                if matches(rest, &line[j..], caps) {
-                    return true;
-                }
-                caps.truncate(mark);
+    if let Some((name, rest)) = pattern
+        .strip_prefix("{$")
+        .and_then(|r| r.find('}').map(|end| (&r[..end], &r[end + 1..])))
+    {
+        let token_end = line.find(' ').unwrap_or(line.len());
+        for j in (1..=token_end).rev() {
+            if !line.is_char_boundary(j) {
+                continue;
             }
-            return false;
+            let mark = caps.len();
+            caps.push((name.to_string(), line[..j].to_string()));
+            if matches(rest, &line[j..], caps) {
+                return true;
+            }
+            caps.truncate(mark);
         }
+        return false;
     }
     match (pattern.chars().next(), line.chars().next()) {
         (None, None) => true,

@@ -1,0 +1,51 @@
+//! Configuration of SMTP and LMTP sessions.
+
+use serde::{Deserialize, Serialize};
+
+/// SMTP (MX) and LMTP session settings (`[smtp]` in the configuration file).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// The host name in the greeting, the EHLO reply and closing replies.
+    /// Empty: the server's global `hostname` (`localhost` if none is set).
+    pub hostname: String,
+    /// Text after `220 <hostname> ESMTP` (or `LMTP`) in the greeting.
+    pub greeting: String,
+    /// Largest message accepted, in bytes (advertised as `SIZE`, RFC 1870).
+    /// Larger messages are refused at `MAIL FROM ... SIZE=` when announced,
+    /// otherwise with `552 5.3.4` once the data ends. Default 50 MiB.
+    pub max_message_size: u64,
+    /// Most recipients in one transaction; more get `452 4.5.3`
+    /// (RFC 5321 §4.5.3.1.8 requires at least 100). Default 100.
+    pub max_recipients: usize,
+    /// Longest command line in bytes, CRLF included; longer lines get
+    /// `500 5.5.6` (RFC 5321 §4.5.3.1.4 minimum: 512). Default 1000.
+    pub max_line_length: usize,
+    /// Client errors (bad commands, syntax, unknown recipients, relay
+    /// attempts) tolerated per connection; then `421 4.7.0` and close.
+    /// Default 10.
+    pub max_errors: u32,
+    /// Seconds a client may stay silent (between commands or inside DATA)
+    /// before `421 4.4.2` and close. RFC 5321 §4.5.3.2 suggests 5 minutes
+    /// per command and 10 for data; one value keeps it simple. Default 300.
+    pub idle_timeout_secs: u64,
+    /// Refuse `MAIL FROM` with `530 5.7.0` until STARTTLS is done. Do not
+    /// enable on a public MX: RFC 3207 §4 forbids requiring TLS there.
+    /// Default false.
+    pub require_tls: bool,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            hostname: String::new(),
+            greeting: "Pillarbox ready".to_string(),
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_line_length: 1000,
+            max_errors: 10,
+            idle_timeout_secs: 300,
+            require_tls: false,
+        }
+    }
+}

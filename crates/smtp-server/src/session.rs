@@ -1,0 +1,713 @@
+//! One SMTP/LMTP session: input framing, the command state machine, and
+//! message data (DATA and BDAT) streamed into a spool.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use pillarbox_delivery::{DeliveryError, Envelope, EnvelopeRecipient, Resolution};
+use pillarbox_message::spool::Spool;
+use pillarbox_session::{ConnInfo, Control, Session, TlsInfo};
+use smtp_proto::request::receiver::{BdatReceiver, DataReceiver, DummyDataReceiver};
+use smtp_proto::{EhloResponse, MailFrom, RcptTo, Request};
+
+use crate::reply::{self, Reply};
+use crate::{Mode, SmtpContext};
+
+/// What the client said in HELO/EHLO/LHLO.
+#[derive(Debug)]
+struct Helo {
+    name: String,
+    /// EHLO or LHLO: service extensions were negotiated.
+    extended: bool,
+}
+
+/// A mail transaction (RFC 5321 §3.3), from MAIL FROM on.
+#[derive(Debug)]
+struct MailTx {
+    /// Without brackets; empty for the null reverse-path.
+    reverse_path: String,
+    /// RFC 6531: the SMTPUTF8 parameter was given.
+    smtputf8: bool,
+    /// Accepted recipients, in RCPT order.
+    recipients: Vec<EnvelopeRecipient>,
+}
+
+/// Where the session is; each variant carries exactly its data.
+enum Phase {
+    /// No transaction.
+    Idle,
+    /// MAIL FROM accepted; collecting RCPT TO.
+    Mail(MailTx),
+    /// After `354`: message text until `<CRLF>.<CRLF>`.
+    Data(MailTx, DataReceiver, Spool),
+    /// RFC 3030: between BDAT chunks of one message.
+    Chunks(MailTx, Spool),
+    /// Inside a BDAT chunk.
+    Chunk(MailTx, Spool, BdatReceiver),
+    /// Consuming the octets of a refused BDAT chunk, then sending the reply.
+    Discard(DummyDataReceiver, Reply),
+}
+
+enum Hello {
+    Helo,
+    Ehlo,
+    Lhlo,
+}
+
+/// One framed command line, or why there is none.
+enum Line {
+    /// A complete line (with its line ending).
+    Command(BytesMut),
+    /// An overlong line was answered and (partly) dropped.
+    Skipped,
+    /// Need more input.
+    Incomplete,
+}
+
+/// An SMTP or LMTP session on one connection.
+pub struct SmtpSession {
+    ctx: Arc<SmtpContext>,
+    conn: ConnInfo,
+    mode: Mode,
+    helo: Option<Helo>,
+    phase: Phase,
+    /// Reused buffer between the wire receivers and the spool. While in
+    /// `Phase::Data` it may hold back one trailing CR (see `feed_data`).
+    scratch: Vec<u8>,
+    /// The rest of an overlong line is being dropped.
+    skipping_line: bool,
+    errors: u32,
+    closing: bool,
+}
+
+impl SmtpSession {
+    pub fn new(ctx: Arc<SmtpContext>, conn: ConnInfo, mode: Mode) -> SmtpSession {
+        SmtpSession {
+            ctx,
+            conn,
+            mode,
+            helo: None,
+            phase: Phase::Idle,
+            scratch: Vec::new(),
+            skipping_line: false,
+            errors: 0,
+            closing: false,
+        }
+    }
+
+    fn hostname(&self) -> &str {
+        &self.ctx.config.hostname
+    }
+
+    fn control(&self) -> Control {
+        if self.closing {
+            Control::Close
+        } else {
+            Control::Continue
+        }
+    }
+
+    /// Sends a reply to a client error and counts it; past `max_errors`
+    /// the session says `421` and closes.
+    fn client_error(&mut self, out: &mut Vec<u8>, reply: Reply) -> Control {
+        reply.write(out);
+        self.errors += 1;
+        if self.errors >= self.ctx.config.max_errors && !self.closing {
+            tracing::info!(
+                session = self.conn.session_id,
+                errors = self.errors,
+                "too many errors; closing"
+            );
+            let text = format!("{} {}", self.hostname(), reply::C421_TOO_MANY_ERRORS.text);
+            reply::C421_TOO_MANY_ERRORS.write_text(out, text);
+            self.closing = true;
+        }
+        self.control()
+    }
+
+    /// Sends a reply that is not the client's fault.
+    fn reply(&self, out: &mut Vec<u8>, reply: Reply) -> Control {
+        reply.write(out);
+        self.control()
+    }
+
+    fn helo_first(&self) -> Reply {
+        match self.mode {
+            Mode::Mx => reply::C503_HELO_FIRST,
+            Mode::Lmtp => reply::C503_LHLO_FIRST,
+        }
+    }
+
+    /// The RFC 3848 / RFC 6531 §3.7.3 `with` keyword for `Received:`.
+    fn protocol(&self, smtputf8: bool) -> &'static str {
+        let tls = self.conn.tls.is_some();
+        let extended = self.helo.as_ref().is_some_and(|h| h.extended);
+        match (self.mode, extended, smtputf8, tls) {
+            (Mode::Lmtp, _, false, false) => "LMTP",
+            (Mode::Lmtp, _, false, true) => "LMTPS",
+            (Mode::Lmtp, _, true, false) => "UTF8LMTP",
+            (Mode::Lmtp, _, true, true) => "UTF8LMTPS",
+            (Mode::Mx, false, _, _) => "SMTP",
+            (Mode::Mx, true, false, false) => "ESMTP",
+            (Mode::Mx, true, false, true) => "ESMTPS",
+            (Mode::Mx, true, true, false) => "UTF8SMTP",
+            (Mode::Mx, true, true, true) => "UTF8SMTPS",
+        }
+    }
+
+    // --- input framing ---
+
+    /// Takes the next command line off the front of `buf`, enforcing
+    /// `max_line_length` (RFC 5321 §4.5.3.1.4 / §4.5.3.1.6: `500 5.5.6`).
+    fn next_line(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Line {
+        let newline = buf.iter().position(|&b| b == b'\n');
+        if self.skipping_line {
+            return match newline {
+                Some(pos) => {
+                    buf.advance(pos + 1);
+                    self.skipping_line = false;
+                    Line::Skipped
+                }
+                None => {
+                    buf.clear();
+                    Line::Incomplete
+                }
+            };
+        }
+        let max = self.ctx.config.max_line_length;
+        match newline {
+            Some(pos) if pos < max => Line::Command(buf.split_to(pos + 1)),
+            Some(pos) => {
+                buf.advance(pos + 1);
+                self.client_error(out, reply::C500_LINE_TOO_LONG);
+                Line::Skipped
+            }
+            None if buf.len() >= max => {
+                buf.clear();
+                self.skipping_line = true;
+                self.client_error(out, reply::C500_LINE_TOO_LONG);
+                Line::Skipped
+            }
+            None => Line::Incomplete,
+        }
+    }
+
+    /// Feeds DATA text to the dot-unstuffing receiver and the spool.
+    /// Returns true at the end-of-data line.
+    fn feed_data(
+        &mut self,
+        receiver: &mut DataReceiver,
+        spool: &mut Spool,
+        buf: &mut BytesMut,
+    ) -> bool {
+        let mut bytes = buf.iter();
+        let done = receiver.ingest(&mut bytes, &mut self.scratch);
+        let consumed = buf.len() - bytes.len();
+        buf.advance(consumed);
+        // The receiver removes the CR of the final `CRLF.CRLF` by popping
+        // it from the buffer, so a trailing CR stays here until the next
+        // input shows whether it belongs to the message.
+        let keep = usize::from(!done && self.scratch.last() == Some(&b'\r'));
+        let upto = self.scratch.len() - keep;
+        // Errors are sticky in the spool and reported at the end of data.
+        let _ = spool.write(&self.scratch[..upto]);
+        self.scratch.drain(..upto);
+        done
+    }
+
+    /// Feeds BDAT chunk octets to the spool. Returns true at chunk end.
+    fn feed_chunk(
+        &mut self,
+        receiver: &mut BdatReceiver,
+        spool: &mut Spool,
+        buf: &mut BytesMut,
+    ) -> bool {
+        self.scratch.clear();
+        let mut bytes = buf.iter();
+        let done = receiver.ingest(&mut bytes, &mut self.scratch);
+        let consumed = buf.len() - bytes.len();
+        buf.advance(consumed);
+        let _ = spool.write(&self.scratch);
+        self.scratch.clear();
+        done
+    }
+
+    // --- commands ---
+
+    async fn command(&mut self, line: BytesMut, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
+        let request = match Request::parse(&mut line.iter()) {
+            Ok(request) => request.into_owned(),
+            Err(error) => {
+                tracing::debug!(session = self.conn.session_id, %error, "bad command");
+                return self.client_error(out, reply::parse_error(&error));
+            }
+        };
+        match request {
+            Request::Ehlo { host } => self.hello(host, Hello::Ehlo, out),
+            Request::Helo { host } => self.hello(host, Hello::Helo, out),
+            Request::Lhlo { host } => self.hello(host, Hello::Lhlo, out),
+            Request::Mail { from } => self.mail(from, out),
+            Request::Rcpt { to } => self.rcpt(to, &line, out).await,
+            Request::Data => self.data(out),
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => self.bdat(chunk_size, is_last),
+            Request::Rset => {
+                self.phase = Phase::Idle;
+                self.reply(out, reply::C250_OK)
+            }
+            Request::Noop { .. } => self.reply(out, reply::C250_OK),
+            Request::Quit => {
+                let text = format!("{} {}", self.hostname(), reply::C221_BYE.text);
+                reply::C221_BYE.write_text(out, text);
+                self.phase = Phase::Idle;
+                self.closing = true;
+                Control::Close
+            }
+            // RFC 5321 §3.5.3: VRFY is allowed to answer 252.
+            Request::Vrfy { .. } => self.reply(out, reply::C252_CANNOT_VRFY),
+            Request::Help { .. } => self.reply(out, reply::C214_HELP),
+            Request::StartTls => self.starttls(buf, out),
+            Request::Expn { .. }
+            | Request::Auth { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. } => self.client_error(out, reply::C502_NOT_IMPLEMENTED),
+        }
+    }
+
+    fn hello(&mut self, name: String, kind: Hello, out: &mut Vec<u8>) -> Control {
+        match (self.mode, &kind) {
+            // RFC 2033 §4.1: LMTP servers must not accept HELO/EHLO.
+            (Mode::Lmtp, Hello::Helo | Hello::Ehlo) => {
+                return self.client_error(out, reply::C500_USE_LHLO);
+            }
+            (Mode::Mx, Hello::Lhlo) => return self.client_error(out, reply::C500_USE_EHLO),
+            _ => {}
+        }
+        // RFC 5321 §4.1.4: EHLO/HELO also resets any transaction.
+        self.phase = Phase::Idle;
+        let extended = !matches!(kind, Hello::Helo);
+        self.helo = Some(Helo { name, extended });
+        if !extended {
+            let hostname = self.hostname().to_string();
+            let _ = std::io::Write::write_fmt(out, format_args!("250 {hostname}\r\n"));
+            return Control::Continue;
+        }
+        let config = &self.ctx.config;
+        let mut ehlo = EhloResponse::new(config.hostname.as_str());
+        ehlo.capabilities = smtp_proto::EXT_PIPELINING
+            | smtp_proto::EXT_SIZE
+            | smtp_proto::EXT_8BIT_MIME
+            | smtp_proto::EXT_SMTP_UTF8
+            | smtp_proto::EXT_ENHANCED_STATUS_CODES
+            | smtp_proto::EXT_CHUNKING;
+        // RFC 3207 §4.2: not offered again once TLS is active.
+        if self.conn.starttls_available && self.conn.tls.is_none() {
+            ehlo.capabilities |= smtp_proto::EXT_START_TLS;
+        }
+        ehlo.size = usize::try_from(config.max_message_size).unwrap_or(usize::MAX);
+        let mut lines = Vec::new();
+        let _ = ehlo.write(&mut lines);
+        // RFC 5321 §4.1.1.1: "250-" Domain [SP ehlo-greet]; smtp-proto's
+        // first line carries a joke greeting, so it is replaced.
+        let rest = lines
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(&lines[..0], |p| &lines[p + 2..]);
+        let _ = std::io::Write::write_fmt(
+            out,
+            format_args!("250-{} at your service\r\n", config.hostname),
+        );
+        out.extend_from_slice(rest);
+        Control::Continue
+    }
+
+    fn starttls(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
+        if self.conn.tls.is_some() {
+            return self.client_error(out, reply::C503_ALREADY_TLS);
+        }
+        if !self.conn.starttls_available {
+            return self.client_error(out, reply::C502_NOT_IMPLEMENTED);
+        }
+        if self.helo.is_none() {
+            return self.client_error(out, self.helo_first());
+        }
+        if !buf.is_empty() {
+            // RFC 3207 §4.2 / CVE-2011-0411: never carry plaintext that
+            // followed STARTTLS into the TLS session.
+            tracing::warn!(
+                session = self.conn.session_id,
+                bytes = buf.len(),
+                "discarding data pipelined after STARTTLS"
+            );
+            buf.clear();
+        }
+        reply::C220_TLS_GO_AHEAD.write(out);
+        self.helo = None;
+        self.phase = Phase::Idle;
+        Control::StartTls
+    }
+
+    fn mail(&mut self, from: MailFrom<String>, out: &mut Vec<u8>) -> Control {
+        let Some(helo) = &self.helo else {
+            return self.client_error(out, self.helo_first());
+        };
+        match self.phase {
+            Phase::Idle => {}
+            Phase::Chunks(..) => return self.client_error(out, reply::C503_BDAT_IN_PROGRESS),
+            _ => return self.client_error(out, reply::C503_NESTED_MAIL),
+        }
+        if self.ctx.config.require_tls && self.conn.tls.is_none() {
+            return self.client_error(out, reply::C530_TLS_REQUIRED);
+        }
+        // RFC 5321 §4.1.1.11: parameters of extensions we did not offer.
+        let offered =
+            smtp_proto::MAIL_BODY_7BIT | smtp_proto::MAIL_BODY_8BITMIME | smtp_proto::MAIL_SMTPUTF8;
+        let unsupported = from.flags & !offered != 0
+            || from.trans_id.is_some()
+            || from.by != 0
+            || from.env_id.is_some()
+            || from.solicit.is_some()
+            || from.mtrk.is_some()
+            || from.auth.is_some()
+            || from.hold_for != 0
+            || from.hold_until != 0
+            || from.mt_priority != 0;
+        let any = from.flags != 0 || from.size != 0;
+        if unsupported || (!helo.extended && any) {
+            return self.client_error(out, reply::C555_UNSUPPORTED_PARAMETER);
+        }
+        // RFC 1870 §6.1: refuse an announced size we would not accept.
+        if from.size as u64 > self.ctx.config.max_message_size {
+            return self.reply(out, reply::C552_MESSAGE_TOO_BIG);
+        }
+        let smtputf8 = from.flags & smtp_proto::MAIL_SMTPUTF8 != 0;
+        if !smtputf8 && !from.address.is_ascii() {
+            return self.client_error(out, reply::C553_NON_ASCII_ADDRESS);
+        }
+        tracing::debug!(session = self.conn.session_id, from = %from.address, "MAIL");
+        self.phase = Phase::Mail(MailTx {
+            reverse_path: from.address,
+            smtputf8,
+            recipients: Vec::new(),
+        });
+        self.reply(out, reply::C250_SENDER_OK)
+    }
+
+    async fn rcpt(&mut self, to: RcptTo<String>, line: &[u8], out: &mut Vec<u8>) -> Control {
+        if self.helo.is_none() {
+            return self.client_error(out, self.helo_first());
+        }
+        let (count, smtputf8) = match &self.phase {
+            Phase::Mail(tx) => (tx.recipients.len(), tx.smtputf8),
+            Phase::Chunks(..) => return self.client_error(out, reply::C503_BDAT_IN_PROGRESS),
+            _ => return self.client_error(out, reply::C503_NEED_MAIL),
+        };
+        if to.orcpt.is_some() || to.flags != 0 || to.rrvs != 0 {
+            return self.client_error(out, reply::C555_UNSUPPORTED_PARAMETER);
+        }
+        if count >= self.ctx.config.max_recipients {
+            return self.reply(out, reply::C452_TOO_MANY_RECIPIENTS);
+        }
+        let address: Cow<'_, str> = if to.address.is_empty() {
+            // smtp-proto reads both `<>` and `<Postmaster>` as empty.
+            if !line
+                .to_ascii_lowercase()
+                .windows(12)
+                .any(|w| w == b"<postmaster>")
+            {
+                return self.client_error(out, reply::C501_BAD_RECIPIENT);
+            }
+            // RFC 5321 §4.5.1: Postmaster without a domain must work.
+            Cow::Owned(format!("postmaster@{}", self.hostname()))
+        } else {
+            Cow::Borrowed(&to.address)
+        };
+        if !smtputf8 && !address.is_ascii() {
+            return self.client_error(out, reply::C553_NON_ASCII_ADDRESS);
+        }
+        let resolution = self.ctx.delivery.resolve(&address).await;
+        let answer = reply::resolution(&resolution);
+        tracing::debug!(
+            session = self.conn.session_id,
+            to = %address,
+            code = answer.code,
+            "RCPT"
+        );
+        match resolution {
+            Resolution::Local { accounts, remote } if !accounts.is_empty() => {
+                if !remote.is_empty() {
+                    tracing::warn!(
+                        session = self.conn.session_id,
+                        to = %address,
+                        ?remote,
+                        "remote alias targets not forwarded (no outbound queue yet)"
+                    );
+                }
+                let address = address.into_owned();
+                if let Phase::Mail(tx) = &mut self.phase {
+                    tx.recipients.push(EnvelopeRecipient { address, accounts });
+                }
+                self.reply(out, answer)
+            }
+            Resolution::NotLocalDomain | Resolution::UnknownUser => self.client_error(out, answer),
+            Resolution::Local { .. } | Resolution::TemporaryFailure => self.reply(out, answer),
+        }
+    }
+
+    fn data(&mut self, out: &mut Vec<u8>) -> Control {
+        if self.helo.is_none() {
+            return self.client_error(out, self.helo_first());
+        }
+        match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Mail(tx) if !tx.recipients.is_empty() => {
+                let mut receiver = DataReceiver::new();
+                // The CRLF ending the DATA line starts the first text line,
+                // so a leading "." is unstuffed and ".CRLF" ends at once.
+                self.scratch.clear();
+                receiver.ingest(&mut b"\r\n".iter(), &mut self.scratch);
+                self.scratch.clear();
+                self.phase =
+                    Phase::Data(tx, receiver, Spool::new(self.ctx.config.max_message_size));
+                self.reply(out, reply::C354_START_INPUT)
+            }
+            Phase::Mail(tx) => {
+                // RFC 5321 §3.3: no valid recipients; the transaction stays.
+                self.phase = Phase::Mail(tx);
+                self.client_error(out, reply::C554_NO_VALID_RECIPIENTS)
+            }
+            phase @ Phase::Chunks(..) => {
+                self.phase = phase;
+                self.client_error(out, reply::C503_BDAT_IN_PROGRESS)
+            }
+            phase => {
+                self.phase = phase;
+                self.client_error(out, reply::C503_NEED_MAIL)
+            }
+        }
+    }
+
+    /// RFC 3030: the chunk's octets follow the command at once, so even a
+    /// refused chunk is read (and dropped) before its reply.
+    fn bdat(&mut self, size: usize, last: bool) -> Control {
+        let max = self.ctx.config.max_message_size;
+        let refused = if self.helo.is_none() {
+            self.helo_first()
+        } else {
+            match std::mem::replace(&mut self.phase, Phase::Idle) {
+                Phase::Mail(tx) if !tx.recipients.is_empty() => {
+                    self.phase = Phase::Chunk(tx, Spool::new(max), BdatReceiver::new(size, last));
+                    return Control::Continue;
+                }
+                Phase::Chunks(tx, spool) => {
+                    self.phase = Phase::Chunk(tx, spool, BdatReceiver::new(size, last));
+                    return Control::Continue;
+                }
+                Phase::Mail(_) => reply::C554_NO_VALID_RECIPIENTS,
+                _ => reply::C503_NEED_MAIL,
+            }
+        };
+        self.phase = Phase::Discard(DummyDataReceiver::new_bdat(size), refused);
+        Control::Continue
+    }
+
+    /// The end of the message data: check the size, deliver, reply.
+    async fn finish(&mut self, tx: MailTx, spool: Spool, out: &mut Vec<u8>) {
+        // Idle sessions should not keep a large receive buffer around.
+        self.scratch.clear();
+        self.scratch.shrink_to(8 * 1024);
+        let session = self.conn.session_id;
+        if spool.is_too_large() {
+            tracing::info!(session, size = spool.len(), "message too large; discarded");
+            self.reply_each(out, &tx, reply::C552_MESSAGE_TOO_BIG);
+            return;
+        }
+        let raw = match spool.into_bytes() {
+            Ok(raw) => raw,
+            Err(error) => {
+                tracing::warn!(session, %error, "spool failed");
+                self.reply_each(out, &tx, reply::C451_LOCAL_ERROR);
+                return;
+            }
+        };
+        let helo = self
+            .helo
+            .as_ref()
+            .map(|h| h.name.clone())
+            .unwrap_or_default();
+        let envelope = Envelope {
+            reverse_path: tx.reverse_path,
+            protocol: self.protocol(tx.smtputf8),
+            recipients: tx.recipients,
+            helo,
+            peer_ip: self.conn.peer.ip(),
+            tls: self.conn.tls.clone(),
+            id: self.ctx.next_transaction_id(session),
+        };
+        let size = raw.len();
+        let results = self.ctx.delivery.deliver(&envelope, raw).await;
+        tracing::info!(
+            session,
+            id = %envelope.id,
+            from = %envelope.reverse_path,
+            recipients = envelope.recipients.len(),
+            delivered = results.iter().filter(|r| r.is_ok()).count(),
+            size,
+            "message received"
+        );
+        match self.mode {
+            // RFC 2033 §4.2: one reply per accepted recipient, in order.
+            Mode::Lmtp => {
+                for (recipient, result) in envelope.recipients.iter().zip(&results) {
+                    let answer = result
+                        .as_ref()
+                        .map_or_else(reply::delivery_error, |()| reply::C250_MESSAGE_ACCEPTED);
+                    answer.write_text(out, format_args!("<{}> {}", recipient.address, answer.text));
+                }
+            }
+            Mode::Mx => {
+                let answer = reply::smtp_final(&results);
+                if answer.is_positive() {
+                    answer.write_text(out, format_args!("{} as {}", answer.text, envelope.id));
+                    log_partial_failures(session, &envelope, &results);
+                } else {
+                    answer.write(out);
+                }
+            }
+        }
+    }
+
+    /// The same reply for the whole message: once in SMTP, once per
+    /// recipient in LMTP (RFC 2033 §4.2).
+    fn reply_each(&self, out: &mut Vec<u8>, tx: &MailTx, answer: Reply) {
+        match self.mode {
+            Mode::Mx => answer.write(out),
+            Mode::Lmtp => {
+                for recipient in &tx.recipients {
+                    answer.write_text(out, format_args!("<{}> {}", recipient.address, answer.text));
+                }
+            }
+        }
+    }
+}
+
+fn log_partial_failures(session: u64, envelope: &Envelope, results: &[Result<(), DeliveryError>]) {
+    for (recipient, result) in envelope.recipients.iter().zip(results) {
+        if let Err(error) = result {
+            tracing::warn!(
+                session,
+                id = %envelope.id,
+                to = %recipient.address,
+                %error,
+                "message accepted but not delivered to this recipient (no bounce yet)"
+            );
+        }
+    }
+}
+
+impl Session for SmtpSession {
+    async fn greeting(&mut self, out: &mut Vec<u8>) -> Control {
+        let protocol = match self.mode {
+            Mode::Mx => "ESMTP",
+            Mode::Lmtp => "LMTP",
+        };
+        let text = format!(
+            "{} {protocol} {}",
+            self.hostname(),
+            self.ctx.config.greeting
+        );
+        reply::C220_READY.write_text(out, text.trim_end());
+        Control::Continue
+    }
+
+    async fn input(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
+        loop {
+            if self.closing {
+                buf.clear();
+                return Control::Close;
+            }
+            match std::mem::replace(&mut self.phase, Phase::Idle) {
+                Phase::Data(tx, mut receiver, mut spool) => {
+                    if !self.feed_data(&mut receiver, &mut spool, buf) {
+                        self.phase = Phase::Data(tx, receiver, spool);
+                        return Control::Continue;
+                    }
+                    self.finish(tx, spool, out).await;
+                }
+                Phase::Chunk(tx, mut spool, mut receiver) => {
+                    if !self.feed_chunk(&mut receiver, &mut spool, buf) {
+                        self.phase = Phase::Chunk(tx, spool, receiver);
+                        return Control::Continue;
+                    }
+                    if receiver.is_last {
+                        self.finish(tx, spool, out).await;
+                    } else if spool.is_too_large() {
+                        // RFC 3030 §2: after an error reply to a chunk the
+                        // client sends no more chunks; the message is gone.
+                        reply::C552_MESSAGE_TOO_BIG.write(out);
+                    } else {
+                        let text = format!(
+                            "{} ({} octets so far)",
+                            reply::C250_CHUNK_ACCEPTED.text,
+                            spool.len()
+                        );
+                        reply::C250_CHUNK_ACCEPTED.write_text(out, text);
+                        self.phase = Phase::Chunks(tx, spool);
+                    }
+                }
+                Phase::Discard(mut receiver, answer) => {
+                    let mut bytes = buf.iter();
+                    let done = receiver.ingest(&mut bytes);
+                    let consumed = buf.len() - bytes.len();
+                    buf.advance(consumed);
+                    if !done {
+                        self.phase = Phase::Discard(receiver, answer);
+                        return Control::Continue;
+                    }
+                    self.client_error(out, answer);
+                }
+                phase => {
+                    self.phase = phase;
+                    match self.next_line(buf, out) {
+                        Line::Incomplete => return Control::Continue,
+                        Line::Skipped => {}
+                        Line::Command(line) => {
+                            let control = self.command(line, buf, out).await;
+                            if control != Control::Continue {
+                                return control;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn closed(&mut self) {
+        self.phase = Phase::Idle;
+    }
+
+    fn tls_established(&mut self, info: TlsInfo) {
+        // RFC 3207 §4.2: forget everything learnt before TLS.
+        tracing::debug!(session = self.conn.session_id, protocol = %info.protocol, "TLS established");
+        self.conn.tls = Some(info);
+        self.helo = None;
+        self.phase = Phase::Idle;
+        self.skipping_line = false;
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.ctx.config.idle_timeout_secs)
+    }
+
+    fn timed_out(&mut self, out: &mut Vec<u8>) {
+        let text = format!("{} {}", self.hostname(), reply::C421_TIMEOUT.text);
+        reply::C421_TIMEOUT.write_text(out, text);
+        self.phase = Phase::Idle;
+        self.closing = true;
+    }
+}
