@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use pillarbox_delivery::DeliveryConfig;
 use pillarbox_pop3_server::Pop3Config;
 use pillarbox_smtp_server::SmtpConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// This server's host name: used in greetings, `Received:` headers and
@@ -36,7 +36,7 @@ pub struct Config {
 }
 
 /// TLS certificate files.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// PEM certificate chain. Without `cert` and `key` a self-signed ECDSA
@@ -47,7 +47,7 @@ pub struct TlsConfig {
 }
 
 /// What a listener speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// SMTP for mail from the Internet (MX; port 25 in production).
@@ -59,7 +59,7 @@ pub enum Protocol {
 }
 
 /// How a listener uses TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TlsMode {
     /// Plaintext only; no STARTTLS/STLS offered.
@@ -71,7 +71,7 @@ pub enum TlsMode {
 }
 
 /// One listening socket.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
     pub protocol: Protocol,
@@ -103,7 +103,7 @@ impl ListenerConfig {
 }
 
 /// Connection limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Simultaneous connections from one IP address, all listeners together.
@@ -251,6 +251,15 @@ mod tests {
     #[test]
     fn example_parses() {
         Config::from_toml(EXAMPLE, Path::new("example")).expect("example parses");
+    }
+
+    /// The reference configuration shows every default exactly, so the
+    /// example and the code cannot drift apart.
+    #[test]
+    fn example_equals_the_defaults() {
+        let example: toml::Value = toml::from_str(EXAMPLE).expect("example parses");
+        let defaults = toml::Value::try_from(Config::default()).expect("defaults serialise");
+        assert_eq!(example, defaults);
     }
 
     #[test]

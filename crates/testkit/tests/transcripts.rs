@@ -52,3 +52,8 @@ async fn lmtp_transcripts() {
 async fn pop3_transcripts() {
     run_dir("pop3").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_transcripts() {
+    run_dir("net").await;
+}
