@@ -116,6 +116,7 @@ where
     let mut out = Vec::new();
     let mut buf = BytesMut::new();
     let mut control = session.greeting(&mut out).await;
+    let mut read_deadline = None;
     loop {
         flush_out(&mut stream, &mut out).await?;
         match control {
@@ -133,8 +134,16 @@ where
             buf = BytesMut::new();
         }
         buf.reserve(READ_CHUNK);
+        // The idle timer runs from the last input, not from the last
+        // notification a session sent on its own (RFC 9051 §5.4).
+        let deadline = *read_deadline
+            .get_or_insert_with(|| tokio::time::Instant::now() + session.idle_timeout());
         let read = tokio::select! {
-            r = tokio::time::timeout(session.idle_timeout(), stream.read_buf(&mut buf)) => r,
+            r = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => r,
+            _ = session.wake() => {
+                control = session.on_wake(&mut out).await;
+                continue;
+            }
             _ = opts.shutdown.cancelled() => {
                 session.shutting_down(&mut out);
                 flush_out(&mut stream, &mut out).await?;
@@ -157,6 +166,7 @@ where
                 return Err(e.into());
             }
         }
+        read_deadline = None;
         if buf.len() > opts.limits.max_buffer {
             session.closed().await;
             return Err(DriveError::BufferLimit);

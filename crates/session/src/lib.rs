@@ -109,6 +109,20 @@ pub trait Session: Send {
     /// (`421`, `-ERR`, `* BYE`). The driver closes the connection afterwards.
     fn timed_out(&mut self, out: &mut Vec<u8>);
 
+    /// Resolves when the session has something to send without new input,
+    /// e.g. IMAP IDLE notifications from the change feed. Must be cancel
+    /// safe: the driver drops it whenever input arrives first. The default
+    /// never resolves.
+    fn wake(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
+
+    /// Called after [`Session::wake`] resolved: append what is to be sent.
+    fn on_wake(&mut self, out: &mut Vec<u8>) -> impl Future<Output = Control> + Send {
+        let _ = out;
+        async { Control::Continue }
+    }
+
     /// The server is shutting down while the session waits for input: append
     /// the protocol's farewell. The driver closes the connection afterwards.
     fn shutting_down(&mut self, out: &mut Vec<u8>) {
