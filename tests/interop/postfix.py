@@ -20,6 +20,7 @@ need not even exist).
     pf.stop()
 """
 
+import atexit
 import os
 import re
 import shutil
@@ -33,9 +34,16 @@ import time
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 DAEMON_DIR = "/usr/lib/postfix/sbin"
 
-# Pillarbox's private test ports (tests/interop/common.py).
-PILLARBOX_SMTP = "smtp:[127.0.0.1]:12525"
-PILLARBOX_LMTP = "lmtp:inet:127.0.0.1:12424"
+
+
+def _pillarbox_ports():
+    """Pillarbox's ports in this test process (tests/interop/common.py picks
+    free ones per process), or the quick-start ports outside the suite."""
+    try:
+        from common import PORTS
+        return PORTS
+    except ImportError:
+        return {"smtp": 2525, "lmtp": 2424}
 
 
 def available():
@@ -123,7 +131,21 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
-QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
+# Scan order: qmgr renames files incoming -> active <-> deferred while we
+# look; scanning active again after deferred catches a file that moved
+# back during the scan (queue ids are unique, so a set dedups).
+QUEUES = ("maildrop", "incoming", "active", "deferred", "active", "hold")
+
+
+# Started instances, stopped at interpreter exit if the caller did not (e.g.
+# a test run interrupted by Ctrl-C or SIGTERM turned into KeyboardInterrupt).
+_LIVE = set()
+
+
+@atexit.register
+def _stop_all():
+    for pf in list(_LIVE):
+        pf.stop()
 
 
 def _wait_port(port, timeout):
@@ -157,22 +179,24 @@ class PrivatePostfix:
     """A Postfix instance of our own.
 
     relay_domain: the domain relayed (e.g. "example.org").
-    transport: "smtp" (to Pillarbox SMTP 127.0.0.1:12525), "lmtp" (to
-        Pillarbox LMTP 127.0.0.1:12424), or a full Postfix next hop such as
+    transport: "smtp" (to Pillarbox SMTP on 127.0.0.1), "lmtp" (to
+        Pillarbox LMTP on 127.0.0.1), or a full Postfix next hop such as
         "lmtp:inet:127.0.0.1:24024".
     listen_port: the 127.0.0.1 port Postfix's smtpd listens on.
+    nexthop_port: the port for "smtp"/"lmtp"; default: common.PORTS
+        (the interop suite's Pillarbox), else 2525/2424.
     extra: more main.cf lines (a string), appended last (later wins).
     """
 
     def __init__(self, relay_domain="example.org", transport="smtp", listen_port=12025,
-                 extra="", myhostname="mx.relay.test", keep=False):
+                 nexthop_port=None, extra="", myhostname="mx.relay.test", keep=False):
         reason = available()
         if reason:
             raise RuntimeError(reason)
         if transport == "smtp":
-            nexthop = PILLARBOX_SMTP
+            nexthop = f"smtp:[127.0.0.1]:{nexthop_port or _pillarbox_ports()['smtp']}"
         elif transport == "lmtp":
-            nexthop = PILLARBOX_LMTP
+            nexthop = f"lmtp:inet:127.0.0.1:{nexthop_port or _pillarbox_ports()['lmtp']}"
         elif ":" in transport:
             nexthop = transport
         else:
@@ -214,6 +238,7 @@ class PrivatePostfix:
     def start(self, timeout=60):
         # `start` runs `post-install create-missing` (queue and data
         # directories, owned by postfix) and the integrity checks first.
+        _LIVE.add(self)
         self._postfix("start", timeout=timeout)
         self.master_pid = self._read_pid()
         _wait_port(self.port, timeout)
@@ -232,6 +257,7 @@ class PrivatePostfix:
     def stop(self, timeout=20):
         """Stop the instance (only our own master and its children) and
         remove the temporary directory unless keep=True."""
+        _LIVE.discard(self)
         if self.master_pid is not None:
             try:
                 self._postfix("stop", timeout=timeout, check=False)
@@ -285,16 +311,18 @@ class PrivatePostfix:
 
     def queue_count(self):
         """Messages in the queue (incoming, active, deferred, hold, maildrop)."""
-        n = 0
+        ids = set()
         for q in QUEUES:
             for _dirpath, _dirs, files in os.walk(os.path.join(self.queue, q)):
-                n += len(files)
-        return n
+                ids.update(files)
+        return len(ids)
 
     def wait_queue_empty(self, timeout=60, poll=0.1):
         deadline = time.monotonic() + timeout
+        empty = 0
         while time.monotonic() < deadline:
-            if self.queue_count() == 0:
+            empty = empty + 1 if self.queue_count() == 0 else 0
+            if empty == 2:  # twice in a row, to be sure
                 return
             time.sleep(poll)
         raise AssertionError(
@@ -334,13 +362,13 @@ class PrivatePostfix:
 
 
 if __name__ == "__main__":
-    # Smoke test: python3 tests/interop/postfix.py  (needs nothing listening
-    # on the next hop: the message is deferred, then the instance stops).
+    # Smoke test: python3 tests/interop/postfix.py  (the next hop is a closed
+    # port: the message is deferred, then the instance stops).
     import sys
     reason = available()
     if reason:
         sys.exit(reason)
-    pf = PrivatePostfix("example.org", "smtp", 12025, keep=True).start()
+    pf = PrivatePostfix("example.org", "smtp", 12025, nexthop_port=1, keep=True).start()
     try:
         print("started, master pid", pf.master_pid, "dir", pf.root)
         print(pf.send("bob@remote.test", "alice@example.org",

@@ -6,10 +6,12 @@ root and the Debian postfix package; skipped otherwise.
     python3 tests/interop/test_postfix.py -v
 """
 
+import atexit
 import email
 import email.policy
 import os
 import poplib
+import signal
 import socket
 import sys
 import unittest
@@ -21,8 +23,24 @@ from common import BIN, PORTS, Pillarbox, insecure_context, wait_for  # noqa: E4
 from postfix import PrivatePostfix, available  # noqa: E402
 
 PW = "correct horse battery staple"
-SMTP_RELAY_PORT = 12025  # private Postfix relaying to Pillarbox SMTP
-LMTP_RELAY_PORT = 12026  # private Postfix relaying to Pillarbox LMTP
+
+
+def free_ports(n):
+    """n distinct free loopback ports (like common.PORTS: chosen once per
+    process, so parallel runs do not collide)."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+# The private Postfix instances' listeners.
+SMTP_RELAY_PORT, LMTP_RELAY_PORT = free_ports(2)
 
 SKIP = available()
 if not SKIP and not os.path.exists(BIN):
@@ -56,15 +74,16 @@ class PostfixRelay(unittest.TestCase):
             raise RuntimeError(f"ports {busy} are in use (another interop run?)")
         cls.pb = Pillarbox(plaintext_auth=False)
         cls.addClassCleanup(cls.pb.stop)
+        atexit.register(cls.pb.stop)  # also on an interrupted run
         cls.pb.start()
         if cls.pb.proc.poll() is not None:
             raise RuntimeError(f"pillarbox exited: {cls.pb.server_log()}")
         cls.pb.add_user("alice@example.org", PW)
         cls.pb.add_user("carol@example.org", PW)
-        cls.via_smtp = PrivatePostfix("example.org", "smtp", SMTP_RELAY_PORT)
+        cls.via_smtp = PrivatePostfix("example.org", "smtp", SMTP_RELAY_PORT, PORTS["smtp"])
         cls.addClassCleanup(cls.via_smtp.stop)
         cls.via_smtp.start()
-        cls.via_lmtp = PrivatePostfix("example.org", "lmtp", LMTP_RELAY_PORT)
+        cls.via_lmtp = PrivatePostfix("example.org", "lmtp", LMTP_RELAY_PORT, PORTS["lmtp"])
         cls.addClassCleanup(cls.via_lmtp.stop)
         cls.via_lmtp.start()
 
@@ -161,5 +180,12 @@ class PostfixRelay(unittest.TestCase):
         self.via_lmtp.wait_queue_empty()
 
 
+def _interrupt(signum, _frame):
+    # Let SIGTERM (e.g. from `timeout`) unwind like Ctrl-C, so the private
+    # Postfix instances and the server are stopped at exit.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
     unittest.main()
