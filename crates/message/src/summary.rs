@@ -14,6 +14,9 @@
 use mail_parser::{Address, HeaderValue, MessageParser};
 use serde::{Deserialize, Serialize};
 
+use crate::envelope::Envelope;
+use crate::mime::MimeTree;
+
 /// One mailbox of an address header (RFC 5322 §3.4).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(default)]
@@ -51,6 +54,17 @@ pub struct Summary {
     pub message_id: Option<String>,
     /// `References:` message ids, without angle brackets, in order.
     pub references: Vec<String>,
+    /// IMAP ENVELOPE data: raw (still encoded) header values
+    /// (RFC 9051 §7.5.2).
+    #[serde(skip_serializing_if = "is_default_envelope")]
+    pub envelope: Envelope,
+    /// MIME structure with exact byte offsets (BODYSTRUCTURE, sections).
+    #[serde(skip_serializing_if = "MimeTree::is_empty")]
+    pub mime: MimeTree,
+}
+
+fn is_default_envelope(e: &Envelope) -> bool {
+    *e == Envelope::default()
 }
 
 /// The offset just past the empty line ending the header section (RFC 5322
@@ -104,8 +118,11 @@ fn ids(value: &HeaderValue<'_>) -> Vec<String> {
 /// Summarises a raw RFC 5322 message. Never panics; fields that are absent
 /// or unparseable are left empty.
 pub fn summarize(raw: &[u8]) -> Summary {
+    let header_len = header_len(raw);
     let mut summary = Summary {
-        header_len: header_len(raw) as u64,
+        header_len: header_len as u64,
+        envelope: Envelope::parse(&raw[..header_len]),
+        mime: MimeTree::parse(raw),
         ..Summary::default()
     };
     // Only the header section matters; the parser never panics and returns
@@ -211,7 +228,9 @@ mod tests {
         assert_eq!(s.subject, None);
         assert!(s.from.is_empty());
         let s = summarize(b"");
-        assert_eq!(s, Summary::default());
+        assert_eq!(s.subject, None);
+        assert_eq!(s.mime.parts.len(), 1);
+        assert_eq!(s.mime.parts[0].size(), 0);
     }
 
     #[test]

@@ -108,6 +108,8 @@ impl Flags {
     pub const DELETED: Flags = Flags(8);
     pub const DRAFT: Flags = Flags(16);
     pub const EMPTY: Flags = Flags(0);
+    /// Every system flag the store knows; other bits are ignored.
+    pub const ALL: Flags = Flags(31);
 
     pub fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
@@ -187,6 +189,8 @@ pub struct Mailbox {
     /// UTF-8, `/`-separated hierarchy; `INBOX` is always spelled so.
     pub name: String,
     pub special_use: Option<SpecialUse>,
+    /// Whether the account's subscription list holds this name
+    /// ([`MailStore::set_subscribed`]).
     pub subscribed: bool,
     pub uid_validity: UidValidity,
     pub uid_next: Uid,
@@ -195,7 +199,9 @@ pub struct Mailbox {
     pub exists: u32,
     /// Entries without `\Seen`.
     pub unseen: u32,
-    /// Sum of the entries' message sizes.
+    /// Entries with `\Deleted` (RFC 9051 STATUS DELETED).
+    pub deleted: u32,
+    /// Sum of the entries' message sizes (RFC 8438 STATUS SIZE).
     pub size: u64,
 }
 
@@ -244,12 +250,97 @@ pub struct Delivered {
     pub modseq: ModSeq,
 }
 
+/// How [`MailStore::store_flags`] changes the flags of each entry
+/// (RFC 9051 §6.4.6 STORE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    /// `+FLAGS`: add the given flags and keywords.
+    Add,
+    /// `-FLAGS`: remove the given flags and keywords.
+    Remove,
+    /// `FLAGS`: the entry ends up with exactly the given flags and keywords.
+    Replace,
+}
+
+/// A STORE request: an operation on system flags and keywords together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagChange {
+    pub op: FlagOp,
+    pub flags: Flags,
+    /// Keywords (validated by [`crate::names::keywords`]; compared
+    /// case-insensitively).
+    pub keywords: Vec<String>,
+}
+
+/// The outcome of [`MailStore::store_flags`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagsStored {
+    /// The entries whose flags or keywords changed, in UID order, with their
+    /// new state and new MODSEQ.
+    pub changed: Vec<Entry>,
+    /// RFC 7162 §3.1.3: the UIDs left alone because their MODSEQ was above
+    /// the UNCHANGEDSINCE guard (the `[MODIFIED ...]` response code), in
+    /// UID order.
+    pub modified: Vec<Uid>,
+}
+
+/// The outcome of [`MailStore::append`]: what RFC 4315 APPENDUID needs,
+/// and more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub mailbox: MailboxId,
+    pub uid_validity: UidValidity,
+    pub uid: Uid,
+    pub message: MessageId,
+    pub modseq: ModSeq,
+}
+
+/// The outcome of [`MailStore::copy`] and [`MailStore::move_messages`]:
+/// RFC 4315 COPYUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    /// UIDVALIDITY of the destination mailbox.
+    pub uid_validity: UidValidity,
+    /// `(source UID, destination UID)` for every entry copied, in source
+    /// UID order (destination UIDs ascend in the same order).
+    pub uids: Vec<(Uid, Uid)>,
+}
+
+/// The first entry without `\Seen` (the IMAP4rev1 `[UNSEEN n]` code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstUnseen {
+    /// 1-based message sequence number in the full mailbox.
+    pub seq: u32,
+    pub uid: Uid,
+}
+
+/// Where [`MailStore::search_text`] looks (RFC 9051 §6.4.4 search keys
+/// taking a string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchField {
+    /// `BODY`: the decoded text of the body parts.
+    Body,
+    /// `TEXT`: the header fields and the body text.
+    Text,
+    /// `HEADER <name>`: a header field of that name (case-insensitive)
+    /// whose decoded value contains the string; every message having the
+    /// field matches an empty string.
+    Header(String),
+    Subject,
+    From,
+    To,
+    Cc,
+    Bcc,
+}
+
 /// A committed change, published on the change feed after commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub account: AccountId,
     pub mailbox: MailboxId,
-    /// The mailbox's HIGHESTMODSEQ after the change.
+    /// The mailbox's HIGHESTMODSEQ after the change. When the mailbox was
+    /// deleted, one more than its last HIGHESTMODSEQ (and the id no longer
+    /// resolves).
     pub modseq: ModSeq,
 }
 
@@ -319,7 +410,13 @@ pub trait MailStore: Send + Sync + 'static {
     async fn list_aliases(&self) -> Result<Vec<(String, Vec<String>)>, StoreError>;
 
     // --- mailboxes ---
+    /// The account's mailboxes (only those that exist: a parent that is
+    /// only implied by a child's name is not listed), in creation order,
+    /// with their counters. Counters are stored, so this is cheap for any
+    /// mailbox size.
     async fn list_mailboxes(&self, account: AccountId) -> Result<Vec<Mailbox>, StoreError>;
+    /// A mailbox by name (normalised by [`crate::names::mailbox`], so
+    /// `inbox` finds `INBOX`); `None` for invalid names.
     async fn mailbox_by_name(
         &self,
         account: AccountId,
@@ -330,6 +427,62 @@ pub trait MailStore: Send + Sync + 'static {
         account: AccountId,
         id: MailboxId,
     ) -> Result<Option<Mailbox>, StoreError>;
+    /// RFC 9051 §6.3.4 CREATE (and RFC 6154 CREATE-SPECIAL-USE): creates an
+    /// empty, unsubscribed mailbox with a fresh UIDVALIDITY. `Conflict` if
+    /// the name exists (INBOX always does); `Invalid` for a bad name. Parent
+    /// names are not created (see the crate docs on hierarchy). A
+    /// special-use attribute need not be unique in the account.
+    async fn create_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> Result<Mailbox, StoreError>;
+    /// RFC 9051 §6.3.5 DELETE: removes the mailbox, its entries and
+    /// tombstones; messages no other entry uses are collected. Children stay
+    /// (the name becomes an implied parent); subscriptions stay. `Invalid`
+    /// for INBOX, `NotFound` if it does not exist. Publishes a change for
+    /// the mailbox (whose id then no longer resolves).
+    async fn delete_mailbox(&self, account: AccountId, name: &str) -> Result<(), StoreError>;
+    /// RFC 9051 §6.3.6 RENAME: renames the mailbox and every mailbox below
+    /// it, keeping ids, UIDVALIDITY, UIDs and MODSEQs; subscriptions of the
+    /// renamed names follow. Renaming INBOX instead creates `to` and moves
+    /// every INBOX entry into it (INBOX stays, empty, with tombstones; its
+    /// children are unaffected). Returns the mailbox now named `to`.
+    /// `NotFound` if `from` does not exist; `Conflict` if `to` or a renamed
+    /// child's new name exists; `Invalid` for bad names or a move below
+    /// itself.
+    async fn rename_mailbox(
+        &self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+    ) -> Result<Mailbox, StoreError>;
+    /// Sets or clears the special-use attribute of a mailbox (RFC 6154).
+    async fn set_special_use(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        special_use: Option<SpecialUse>,
+    ) -> Result<(), StoreError>;
+    /// RFC 9051 §6.3.7/§6.3.8 SUBSCRIBE/UNSUBSCRIBE. Any valid name may be
+    /// subscribed, existing or not; (un)subscribing twice is not an error.
+    async fn set_subscribed(
+        &self,
+        account: AccountId,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<(), StoreError>;
+    /// The account's subscribed names, sorted (LSUB / LIST (SUBSCRIBED)).
+    async fn list_subscriptions(&self, account: AccountId) -> Result<Vec<String>, StoreError>;
+    /// Every keyword ever set in the mailbox, in first-use order, each in
+    /// the spelling it was first used with (the IMAP FLAGS and
+    /// PERMANENTFLAGS responses).
+    async fn mailbox_keywords(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+    ) -> Result<Vec<String>, StoreError>;
 
     // --- messages ---
     /// Stores one message for several targets in one durable transaction.
@@ -341,18 +494,84 @@ pub trait MailStore: Send + Sync + 'static {
         message: NewMessage,
         targets: Vec<DeliveryTarget>,
     ) -> Result<Vec<Result<Delivered, StoreError>>, StoreError>;
-    /// All entries of a mailbox in UID order.
+    /// RFC 9051 §6.3.12 APPEND: stores one message in one mailbox with
+    /// these flags and keywords; the whole call fails on any error
+    /// (`NotFound` mailbox — the IMAP TRYCREATE case —, `QuotaExceeded`,
+    /// `Invalid` keyword).
+    async fn append(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        message: NewMessage,
+        flags: Flags,
+        keywords: Vec<String>,
+    ) -> Result<Appended, StoreError>;
+    /// RFC 9051 §6.4.7 COPY with RFC 4315 COPYUID: adds entries for these
+    /// source UIDs (missing ones are ignored) to `to`, sharing the stored
+    /// messages, keeping flags, keywords and INTERNALDATE; each new entry
+    /// gets a new UID, MODSEQ and SAVEDATE. Atomic: `QuotaExceeded` (the
+    /// copies count against the quota) stores nothing.
+    async fn copy(
+        &self,
+        account: AccountId,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> Result<Copied, StoreError>;
+    /// RFC 6851 MOVE: [`MailStore::copy`] and expunge of the sources (with
+    /// tombstones) in ONE transaction. Not subject to the quota (the
+    /// account's usage does not change).
+    async fn move_messages(
+        &self,
+        account: AccountId,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> Result<Copied, StoreError>;
+    /// All entries of a mailbox in UID order (one indexed scan).
     async fn entries(
         &self,
         account: AccountId,
         mailbox: MailboxId,
     ) -> Result<Vec<Entry>, StoreError>;
+    /// RFC 7162 §3.1.4.1 CHANGEDSINCE: the entries whose MODSEQ is greater
+    /// than `since`, in UID order. Expunged ones are in [`MailStore::vanished`].
+    async fn entries_changed_since(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        since: ModSeq,
+    ) -> Result<Vec<Entry>, StoreError>;
+    /// The first entry without `\Seen`, with its sequence number.
+    async fn first_unseen(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+    ) -> Result<Option<FirstUnseen>, StoreError>;
     /// The complete bytes of a message of this account.
     async fn message_bytes(
         &self,
         account: AccountId,
         message: MessageId,
     ) -> Result<Arc<Vec<u8>>, StoreError>;
+    /// Bytes `start..start + len` of a message of this account (clamped to
+    /// its size; empty past the end). Decompresses only the frames that
+    /// hold the range, stopping at its end: a header or leading part never
+    /// costs the whole body.
+    async fn message_range(
+        &self,
+        account: AccountId,
+        message: MessageId,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, StoreError>;
+    /// The header section of a message (RFC 9051 `BODY[HEADER]`: through
+    /// the empty line), by its stored length; the body is not decompressed.
+    async fn message_header(
+        &self,
+        account: AccountId,
+        message: MessageId,
+    ) -> Result<Vec<u8>, StoreError>;
     /// The parse-once summary of a message of this account (computed at
     /// delivery; never re-parses the body).
     async fn summary(
@@ -376,8 +595,10 @@ pub trait MailStore: Send + Sync + 'static {
         mailbox: MailboxId,
         since: ModSeq,
     ) -> Result<Vec<Uid>, StoreError>;
-    /// Adds and removes flags on entries (one transaction); each changed entry
-    /// gets a new MODSEQ. Returns the changed entries.
+    /// Adds and removes system flags on entries (one transaction),
+    /// leaving keywords alone; each changed entry gets a new MODSEQ.
+    /// Returns the changed entries. The simple form of
+    /// [`MailStore::store_flags`].
     async fn update_flags(
         &self,
         account: AccountId,
@@ -386,6 +607,34 @@ pub trait MailStore: Send + Sync + 'static {
         add: Flags,
         remove: Flags,
     ) -> Result<Vec<Entry>, StoreError>;
+    /// RFC 9051 §6.4.6 STORE on system flags and keywords, in one
+    /// transaction. Missing UIDs are ignored. With `unchanged_since`
+    /// (RFC 7162 §3.1.3 UNCHANGEDSINCE), entries whose MODSEQ is greater are
+    /// left alone and reported in [`FlagsStored::modified`]. Every entry
+    /// whose state actually changes gets a new MODSEQ; a no-op changes
+    /// nothing. New keywords join the mailbox's keyword list.
+    async fn store_flags(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        change: FlagChange,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<FlagsStored, StoreError>;
+
+    // --- search ---
+    /// RFC 9051 §6.4.4 SEARCH on text: the UIDs (ascending) of the
+    /// mailbox's entries whose `field` contains `needle`, compared
+    /// case-insensitively as a substring. Text is indexed at delivery:
+    /// decoded header fields, and the decoded text of the text parts
+    /// (HTML stripped), up to a bound documented by the backend.
+    async fn search_text(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        field: SearchField,
+        needle: &str,
+    ) -> Result<Vec<Uid>, StoreError>;
 
     // --- change feed ---
     /// Committed changes of one account, in commit order. A lagging receiver

@@ -57,17 +57,51 @@ pub fn keywords(list: &[String]) -> Result<Vec<String>, StoreError> {
     Ok(out)
 }
 
-/// The canonical spelling of a mailbox name: `INBOX` in any case is
-/// `INBOX` (RFC 9051 §5.1); other names are kept as given. Empty names and
-/// names with controls are refused.
+/// Longest mailbox name accepted, in bytes.
+pub const MAX_MAILBOX_NAME: usize = 1000;
+
+/// The hierarchy separator of mailbox names.
+pub const MAILBOX_SEPARATOR: char = '/';
+
+/// The canonical spelling of a mailbox name. `INBOX` in any case is `INBOX`
+/// (RFC 9051 §5.1), also as the first level of a hierarchical name
+/// (`inbox/x` is `INBOX/x`); other names are kept as given (UTF-8,
+/// case-sensitive). Refused (`Invalid`): empty names, names with controls,
+/// with the LIST wildcards `*` or `%`, with an empty hierarchy level (a
+/// leading, trailing or doubled `/`), or longer than [`MAX_MAILBOX_NAME`].
 pub fn mailbox(name: &str) -> Result<String, StoreError> {
-    if name.eq_ignore_ascii_case("INBOX") {
-        return Ok("INBOX".into());
-    }
-    if name.is_empty() || name.chars().any(char::is_control) {
+    let bad = name.is_empty()
+        || name.len() > MAX_MAILBOX_NAME
+        || name.chars().any(|c| c.is_control() || c == '*' || c == '%')
+        || name.split(MAILBOX_SEPARATOR).any(str::is_empty);
+    if bad {
         return Err(StoreError::Invalid(format!("bad mailbox name {name:?}")));
     }
-    Ok(name.to_owned())
+    Ok(match name.split_once(MAILBOX_SEPARATOR) {
+        _ if name.eq_ignore_ascii_case("INBOX") => "INBOX".into(),
+        Some((first, rest)) if first.eq_ignore_ascii_case("INBOX") => format!("INBOX/{rest}"),
+        _ => name.to_owned(),
+    })
+}
+
+/// The names of the hierarchy levels above a mailbox name, nearest first:
+/// `a/b/c` gives `a/b`, then `a`. The store does not create these; a
+/// protocol layer lists those that are not mailboxes themselves as
+/// `\NonExistent \HasChildren` (RFC 5258) or `\Noselect`.
+pub fn mailbox_parents(name: &str) -> impl Iterator<Item = &str> {
+    let mut rest = name;
+    std::iter::from_fn(move || {
+        let (parent, _) = rest.rsplit_once(MAILBOX_SEPARATOR)?;
+        rest = parent;
+        Some(parent)
+    })
+}
+
+/// Whether `name` is below `parent` in the hierarchy (not equal to it).
+pub fn is_below(name: &str, parent: &str) -> bool {
+    name.len() > parent.len() + 1
+        && name.starts_with(parent)
+        && name[parent.len()..].starts_with(MAILBOX_SEPARATOR)
 }
 
 #[cfg(test)]
@@ -98,6 +132,28 @@ mod tests {
     fn inbox_is_case_insensitive() {
         assert_eq!(mailbox("inbox").expect("valid"), "INBOX");
         assert_eq!(mailbox("Work/Inbox").expect("valid"), "Work/Inbox");
+        assert_eq!(mailbox("iNbOx/Sub/x").expect("valid"), "INBOX/Sub/x");
+        assert_eq!(mailbox("INBOXES").expect("valid"), "INBOXES");
         assert!(mailbox("").is_err());
+    }
+
+    #[test]
+    fn bad_mailbox_names_are_refused() {
+        for bad in ["/a", "a/", "a//b", "a*", "b%", "a\tb", "x\u{7f}"] {
+            assert!(mailbox(bad).is_err(), "{bad:?}");
+        }
+        assert!(mailbox(&"x".repeat(MAX_MAILBOX_NAME + 1)).is_err());
+        assert_eq!(mailbox("Été/ünïcode").expect("valid"), "Été/ünïcode");
+    }
+
+    #[test]
+    fn mailbox_hierarchy_helpers() {
+        let parents: Vec<&str> = mailbox_parents("a/b/c").collect();
+        assert_eq!(parents, ["a/b", "a"]);
+        assert_eq!(mailbox_parents("a").count(), 0);
+        assert!(is_below("a/b", "a"));
+        assert!(is_below("a/b/c", "a"));
+        assert!(!is_below("a", "a"));
+        assert!(!is_below("ab/c", "a"));
     }
 }

@@ -48,6 +48,17 @@ conformance_tests!(
     accounts_are_isolated,
     delete_account_removes_everything,
     check_is_clean,
+    mailboxes_are_created_and_deleted,
+    rename_moves_children_and_subscriptions,
+    rename_inbox_moves_its_messages,
+    subscriptions_are_independent_of_mailboxes,
+    append_reports_appenduid,
+    copy_shares_messages_and_reports_copyuid,
+    move_expunges_the_source,
+    store_flags_handles_keywords_and_unchangedsince,
+    changed_since_and_first_unseen,
+    message_ranges_and_headers_are_exact,
+    search_text_matches_imap_semantics,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

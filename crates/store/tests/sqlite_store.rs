@@ -63,7 +63,7 @@ async fn data_survives_reopen_and_schema_is_versioned() {
     let version: i64 = raw(dir.path())
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = raw(dir.path())
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode");
@@ -249,4 +249,145 @@ async fn check_reports_dangling_and_unreferenced_rows() {
     assert_reported(&p, "refers to missing message 1");
     assert_reported(&p, "message 3 is referenced by no entry");
     assert_reported(&p, "refers to a missing row of messages");
+}
+
+/// A message of about 3 MiB (several compression frames) whose lines are
+/// determined by `seed`.
+fn big_message(seed: &str) -> NewMessage {
+    let mut raw = format!("From: {seed}@example.net\r\nSubject: big {seed}\r\n\r\n");
+    let mut i = 0;
+    while raw.len() < 3 * 1024 * 1024 {
+        raw.push_str(&format!("{seed} line {i:08} {}\r\n", "y".repeat(i % 47)));
+        i += 1;
+    }
+    NewMessage {
+        data: Arc::new(raw.into_bytes()),
+        internal_date: 1_700_000_000,
+    }
+}
+
+/// The compressed offset of each frame of the only blob of `dir`'s store
+/// whose hash is `hash`.
+fn frame_offsets(db: &Connection, hash: &str) -> Vec<usize> {
+    let frames: Vec<u8> = db
+        .query_row("SELECT frames FROM blobs WHERE hash = ?1", [hash], |r| {
+            r.get(0)
+        })
+        .expect("frames");
+    let words: Vec<usize> = frames
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
+        .collect();
+    let mut offsets = vec![0];
+    for len in &words[1..words.len() - 1] {
+        offsets.push(offsets.last().expect("one") + len);
+    }
+    offsets
+}
+
+/// Overwrites the zstd magic number of frame `index` of a blob, so that
+/// decoding that frame fails.
+fn break_frame(db: &Connection, hash: &str, index: usize) {
+    let offset = frame_offsets(db, hash)[index];
+    let mut data: Vec<u8> = db
+        .query_row("SELECT data FROM blobs WHERE hash = ?1", [hash], |r| {
+            r.get(0)
+        })
+        .expect("data");
+    data[offset..offset + 4].copy_from_slice(&[0, 0, 0, 0]);
+    db.execute(
+        "UPDATE blobs SET data = ?1 WHERE hash = ?2",
+        rusqlite::params![data, hash],
+    )
+    .expect("corrupt");
+}
+
+/// Byte ranges decompress only the frames they need: a range read still
+/// works when frames it does not cover are unreadable (DESIGN §4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_reads_touch_only_the_frames_they_need() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, a) = populated(dir.path(), 0).await;
+    let mut ids = Vec::new();
+    for seed in ["late", "early"] {
+        let d = store
+            .deliver(big_message(seed), vec![to_inbox(a.id)])
+            .await
+            .expect("deliver")
+            .remove(0)
+            .expect("delivered");
+        ids.push(d.message);
+    }
+    drop(store);
+    let db = raw(dir.path());
+    let hash_of = |seed: &str| {
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            big_message(seed).data.as_slice(),
+        ))
+    };
+    assert_eq!(
+        frame_offsets(&db, &hash_of("late")).len(),
+        3,
+        "three frames"
+    );
+    break_frame(&db, &hash_of("late"), 2);
+    break_frame(&db, &hash_of("early"), 0);
+    drop(db);
+    let store = SqliteStore::open(dir.path()).expect("reopen");
+    let mib = 1024 * 1024;
+    let (late, early) = (ids[0], ids[1]);
+    let late_data = big_message("late").data;
+    let header = store.message_header(a.id, late).await.expect("header");
+    assert!(header.starts_with(b"From: late@example.net"));
+    let r = store
+        .message_range(a.id, late, mib - 5, 1000)
+        .await
+        .expect("frames 0 and 1 only");
+    assert_eq!(
+        r.as_slice(),
+        &late_data[mib as usize - 5..mib as usize + 995]
+    );
+    assert!(
+        store
+            .message_range(a.id, late, 2 * mib + 1, 10)
+            .await
+            .is_err()
+    );
+    assert!(store.message_bytes(a.id, late).await.is_err());
+    // Seeking: frame 0 of `early` is broken, a range in frame 1 is fine.
+    let early_data = big_message("early").data;
+    let r = store
+        .message_range(a.id, early, mib + 10, 100)
+        .await
+        .expect("seek past the broken frame");
+    assert_eq!(
+        r.as_slice(),
+        &early_data[mib as usize + 10..mib as usize + 110]
+    );
+    assert!(store.message_header(a.id, early).await.is_err());
+    let p = store.check().await.expect("check").problems;
+    assert_reported(&p, "does not decompress");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_drifted_counters_keywords_and_text_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = populated(dir.path(), 3).await;
+    drop(store);
+    let db = raw(dir.path());
+    db.execute_batch(
+        "UPDATE mailboxes SET unseen_count = unseen_count + 1 WHERE name = 'INBOX';
+         UPDATE entries SET keywords = 'Ghost' WHERE uid = 1;
+         DELETE FROM message_text WHERE rowid = 2;
+         UPDATE messages SET header_len = size + 1 WHERE id = 3;",
+    )
+    .expect("corrupt");
+    // Entries never change mailbox or size.
+    assert!(db.execute_batch("UPDATE entries SET size = 1").is_err());
+    drop(db);
+    let p = problems(dir.path()).await;
+    assert_reported(&p, "(messages/unseen/deleted/size) but holds 3/3/0/");
+    assert_reported(&p, "has keyword Ghost missing from its mailbox's list");
+    assert_reported(&p, "message 2 has no text index row");
+    assert_reported(&p, "message 3 has header length");
 }

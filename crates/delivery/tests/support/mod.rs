@@ -258,6 +258,129 @@ impl MailStore for MemoryStore {
     ) -> Result<Vec<Entry>, StoreError> {
         unsupported()
     }
+    async fn create_mailbox(
+        &self,
+        _account: AccountId,
+        _name: &str,
+        _special_use: Option<SpecialUse>,
+    ) -> Result<Mailbox, StoreError> {
+        unsupported()
+    }
+    async fn delete_mailbox(&self, _account: AccountId, _name: &str) -> Result<(), StoreError> {
+        unsupported()
+    }
+    async fn rename_mailbox(
+        &self,
+        _account: AccountId,
+        _from: &str,
+        _to: &str,
+    ) -> Result<Mailbox, StoreError> {
+        unsupported()
+    }
+    async fn set_special_use(
+        &self,
+        _account: AccountId,
+        _mailbox: MailboxId,
+        _special_use: Option<SpecialUse>,
+    ) -> Result<(), StoreError> {
+        unsupported()
+    }
+    async fn set_subscribed(
+        &self,
+        _account: AccountId,
+        _name: &str,
+        _subscribed: bool,
+    ) -> Result<(), StoreError> {
+        unsupported()
+    }
+    async fn list_subscriptions(&self, _account: AccountId) -> Result<Vec<String>, StoreError> {
+        unsupported()
+    }
+    async fn mailbox_keywords(
+        &self,
+        _account: AccountId,
+        _mailbox: MailboxId,
+    ) -> Result<Vec<String>, StoreError> {
+        unsupported()
+    }
+    async fn append(
+        &self,
+        _account: AccountId,
+        _mailbox: MailboxId,
+        _message: NewMessage,
+        _flags: Flags,
+        _keywords: Vec<String>,
+    ) -> Result<Appended, StoreError> {
+        unsupported()
+    }
+    async fn copy(
+        &self,
+        _account: AccountId,
+        _from: MailboxId,
+        _uids: &[Uid],
+        _to: MailboxId,
+    ) -> Result<Copied, StoreError> {
+        unsupported()
+    }
+    async fn move_messages(
+        &self,
+        _account: AccountId,
+        _from: MailboxId,
+        _uids: &[Uid],
+        _to: MailboxId,
+    ) -> Result<Copied, StoreError> {
+        unsupported()
+    }
+    async fn entries_changed_since(
+        &self,
+        _account: AccountId,
+        _mailbox: MailboxId,
+        _since: ModSeq,
+    ) -> Result<Vec<Entry>, StoreError> {
+        unsupported()
+    }
+    async fn first_unseen(
+        &self,
+        _account: AccountId,
+        _mailbox: MailboxId,
+    ) -> Result<Option<FirstUnseen>, StoreError> {
+        unsupported()
+    }
+    async fn message_range(
+        &self,
+        _account: AccountId,
+        _message: MessageId,
+        _start: u64,
+        _len: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        unsupported()
+    }
+    async fn message_header(
+        &self,
+        _account: AccountId,
+        _message: MessageId,
+    ) -> Result<Vec<u8>, StoreError> {
+        unsupported()
+    }
+    async fn store_flags(
+        &self,
+        _account: AccountId,
+        _mailbox: MailboxId,
+        _uids: &[Uid],
+        _change: FlagChange,
+        _unchanged_since: Option<ModSeq>,
+    ) -> Result<FlagsStored, StoreError> {
+        unsupported()
+    }
+    async fn search_text(
+        &self,
+        _account: AccountId,
+        _mailbox: MailboxId,
+        _field: SearchField,
+        _needle: &str,
+    ) -> Result<Vec<Uid>, StoreError> {
+        unsupported()
+    }
     fn subscribe(&self, _account: AccountId) -> broadcast::Receiver<Change> {
         broadcast::channel(1).1
     }

@@ -342,6 +342,145 @@ impl MailStore for FaultyStore {
             .update_flags(account, mailbox, uids, add, remove)
             .await
     }
+    async fn create_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> Result<Mailbox, StoreError> {
+        self.inner.create_mailbox(account, name, special_use).await
+    }
+    async fn delete_mailbox(&self, account: AccountId, name: &str) -> Result<(), StoreError> {
+        self.inner.delete_mailbox(account, name).await
+    }
+    async fn rename_mailbox(
+        &self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+    ) -> Result<Mailbox, StoreError> {
+        self.inner.rename_mailbox(account, from, to).await
+    }
+    async fn set_special_use(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        special_use: Option<SpecialUse>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .set_special_use(account, mailbox, special_use)
+            .await
+    }
+    async fn set_subscribed(
+        &self,
+        account: AccountId,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
+        self.inner.set_subscribed(account, name, subscribed).await
+    }
+    async fn list_subscriptions(&self, account: AccountId) -> Result<Vec<String>, StoreError> {
+        self.inner.list_subscriptions(account).await
+    }
+    async fn mailbox_keywords(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.mailbox_keywords(account, mailbox).await
+    }
+    async fn append(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        message: NewMessage,
+        flags: Flags,
+        keywords: Vec<String>,
+    ) -> Result<Appended, StoreError> {
+        self.inner
+            .append(account, mailbox, message, flags, keywords)
+            .await
+    }
+    async fn copy(
+        &self,
+        account: AccountId,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> Result<Copied, StoreError> {
+        self.inner.copy(account, from, uids, to).await
+    }
+    async fn move_messages(
+        &self,
+        account: AccountId,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> Result<Copied, StoreError> {
+        self.inner.move_messages(account, from, uids, to).await
+    }
+    async fn entries_changed_since(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        since: ModSeq,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.inner
+            .entries_changed_since(account, mailbox, since)
+            .await
+    }
+    async fn first_unseen(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+    ) -> Result<Option<FirstUnseen>, StoreError> {
+        self.inner.first_unseen(account, mailbox).await
+    }
+    async fn message_range(
+        &self,
+        account: AccountId,
+        message: MessageId,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        if self.fail_reads.load(Ordering::SeqCst) {
+            return Err(transient());
+        }
+        self.inner.message_range(account, message, start, len).await
+    }
+    async fn message_header(
+        &self,
+        account: AccountId,
+        message: MessageId,
+    ) -> Result<Vec<u8>, StoreError> {
+        if self.fail_reads.load(Ordering::SeqCst) {
+            return Err(transient());
+        }
+        self.inner.message_header(account, message).await
+    }
+    async fn store_flags(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        change: FlagChange,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<FlagsStored, StoreError> {
+        self.inner
+            .store_flags(account, mailbox, uids, change, unchanged_since)
+            .await
+    }
+    async fn search_text(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        field: SearchField,
+        needle: &str,
+    ) -> Result<Vec<Uid>, StoreError> {
+        self.inner
+            .search_text(account, mailbox, field, needle)
+            .await
+    }
     fn subscribe(&self, account: AccountId) -> broadcast::Receiver<Change> {
         self.inner.subscribe(account)
     }

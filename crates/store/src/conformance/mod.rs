@@ -6,7 +6,9 @@
 //! them all, opening a fresh store for each. [`CHECKS`] lists their names.
 //!
 //! The checks only use the public API, and are written from the contract in
-//! DESIGN §4 and the RFCs it cites (RFC 9051 UIDs, RFC 7162 MODSEQs).
+//! DESIGN §4 and the RFCs it cites (RFC 9051 UIDs and mailbox commands,
+//! RFC 7162 MODSEQs, RFC 6851 MOVE, RFC 4315 UIDPLUS, RFC 6154 special-use,
+//! RFC 9051 §6.4.4 text search).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,9 +17,15 @@ use crate::api::*;
 use crate::error::{ErrorKind, StoreError};
 
 mod accounts;
+mod content;
+mod imap_ops;
+mod mailboxes;
 mod messages;
 
 pub use accounts::*;
+pub use content::*;
+pub use imap_ops::*;
+pub use mailboxes::*;
 pub use messages::*;
 
 /// The names of the checks run by [`run_all`], in order.
@@ -40,6 +48,17 @@ pub const CHECKS: &[&str] = &[
     "accounts_are_isolated",
     "delete_account_removes_everything",
     "check_is_clean",
+    "mailboxes_are_created_and_deleted",
+    "rename_moves_children_and_subscriptions",
+    "rename_inbox_moves_its_messages",
+    "subscriptions_are_independent_of_mailboxes",
+    "append_reports_appenduid",
+    "copy_shares_messages_and_reports_copyuid",
+    "move_expunges_the_source",
+    "store_flags_handles_keywords_and_unchangedsince",
+    "changed_since_and_first_unseen",
+    "message_ranges_and_headers_are_exact",
+    "search_text_matches_imap_semantics",
 ];
 
 /// Runs every check, each on a store returned by `open` (fresh and empty).
@@ -66,6 +85,17 @@ where
     accounts_are_isolated(open().await).await;
     delete_account_removes_everything(open().await).await;
     check_is_clean(open().await).await;
+    mailboxes_are_created_and_deleted(open().await).await;
+    rename_moves_children_and_subscriptions(open().await).await;
+    rename_inbox_moves_its_messages(open().await).await;
+    subscriptions_are_independent_of_mailboxes(open().await).await;
+    append_reports_appenduid(open().await).await;
+    copy_shares_messages_and_reports_copyuid(open().await).await;
+    move_expunges_the_source(open().await).await;
+    store_flags_handles_keywords_and_unchangedsince(open().await).await;
+    changed_since_and_first_unseen(open().await).await;
+    message_ranges_and_headers_are_exact(open().await).await;
+    search_text_matches_imap_semantics(open().await).await;
 }
 
 // --- helpers ---
@@ -132,6 +162,43 @@ pub(crate) async fn deliver_one(store: &Store, account: AccountId, seed: &str) -
         .expect("deliver");
     assert_eq!(results.len(), 1, "one result per target");
     results.remove(0).expect("delivery to the target")
+}
+
+/// Delivers `test_message(seed)` into one mailbox of `account`.
+pub(crate) async fn deliver_to(
+    store: &Store,
+    account: AccountId,
+    mailbox: MailboxId,
+    seed: &str,
+) -> Delivered {
+    let target = DeliveryTarget {
+        mailbox: Some(mailbox),
+        ..to_inbox(account)
+    };
+    let mut results = store
+        .deliver(test_message(seed), vec![target])
+        .await
+        .expect("deliver");
+    results.remove(0).expect("delivery to the mailbox")
+}
+
+pub(crate) async fn mailbox_named(store: &Store, account: AccountId, name: &str) -> Mailbox {
+    store
+        .mailbox_by_name(account, name)
+        .await
+        .expect("mailbox lookup")
+        .unwrap_or_else(|| panic!("mailbox {name} exists"))
+}
+
+/// The UIDs of a mailbox, ascending.
+pub(crate) async fn uids_of(store: &Store, account: AccountId, mailbox: MailboxId) -> Vec<Uid> {
+    store
+        .entries(account, mailbox)
+        .await
+        .expect("entries")
+        .iter()
+        .map(|e| e.uid)
+        .collect()
 }
 
 pub(crate) fn kind<T: std::fmt::Debug>(r: Result<T, StoreError>) -> ErrorKind {

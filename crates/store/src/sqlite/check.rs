@@ -7,6 +7,8 @@ use sha2::{Digest, Sha256};
 use crate::api::CheckReport;
 use crate::error::StoreError;
 
+use super::blob;
+
 /// Queries returning one human-readable problem per row.
 const PROBLEM_QUERIES: &[&str] = &[
     "SELECT 'entry ' || e.mailbox || '/' || e.uid || ' refers to missing message ' || e.message
@@ -49,6 +51,37 @@ const PROBLEM_QUERIES: &[&str] = &[
       WHERE a.used != u.total",
     "SELECT 'mailbox ' || x.id || ' belongs to missing account ' || x.account
        FROM mailboxes x LEFT JOIN accounts a ON a.id = x.account WHERE a.id IS NULL",
+    "SELECT 'mailbox ' || x.id || ' counts ' || x.total_count || '/' || x.unseen_count || '/'
+            || x.deleted_count || '/' || x.total_size
+            || ' (messages/unseen/deleted/size) but holds '
+            || c.n || '/' || c.unseen || '/' || c.deleted || '/' || c.size
+       FROM mailboxes x JOIN (
+           SELECT y.id AS id,
+                  (SELECT count(*) FROM entries e WHERE e.mailbox = y.id) AS n,
+                  (SELECT count(*) FROM entries e
+                    WHERE e.mailbox = y.id AND (e.flags & 1) = 0) AS unseen,
+                  (SELECT count(*) FROM entries e
+                    WHERE e.mailbox = y.id AND (e.flags & 8) != 0) AS deleted,
+                  (SELECT coalesce(sum(e.size), 0) FROM entries e
+                    WHERE e.mailbox = y.id) AS size
+             FROM mailboxes y) c ON c.id = x.id
+      WHERE (x.total_count, x.unseen_count, x.deleted_count, x.total_size)
+            != (c.n, c.unseen, c.deleted, c.size)",
+    "SELECT 'entry ' || e.mailbox || '/' || e.uid || ' records size/date '
+            || e.size || '/' || e.internal_date || ' but its message has '
+            || m.size || '/' || m.internal_date
+       FROM entries e JOIN messages m ON m.id = e.message
+      WHERE e.size != m.size OR e.internal_date != m.internal_date",
+    "SELECT 'message ' || m.id || ' has header length ' || m.header_len
+            || ' beyond its size ' || m.size
+       FROM messages m WHERE m.header_len > m.size OR m.header_len < 0",
+    "SELECT 'message ' || m.id || ' has no text index row'
+       FROM messages m WHERE NOT EXISTS (SELECT 1 FROM message_text t WHERE t.rowid = m.id)",
+    "SELECT 'text index row ' || t.rowid || ' has no message'
+       FROM message_text t WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = t.rowid)",
+    "SELECT 'mailbox ' || x.id || ' is named ' || quote(x.name) || ', not a valid name'
+       FROM mailboxes x WHERE x.name = '' OR x.name GLOB '*[*%]*' OR x.name GLOB '/*'
+            OR x.name GLOB '*/' OR instr(x.name, '//') > 0",
 ];
 
 fn count(conn: &Connection, table: &str) -> Result<u64, StoreError> {
@@ -92,13 +125,30 @@ pub(crate) fn check(conn: &Connection) -> Result<CheckReport, StoreError> {
         }
     }
 
-    // Every blob must decompress to its recorded size and hash.
-    let mut stmt = conn.prepare("SELECT hash, data, size FROM blobs")?;
+    check_keywords(conn, problems)?;
+
+    // Every blob must decompress to its recorded size and hash, and a frame
+    // table must describe its data.
+    let mut stmt = conn.prepare("SELECT hash, data, size, frames FROM blobs")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let hash: String = r.get(0)?;
         let data: Vec<u8> = r.get(1)?;
         let size: i64 = r.get(2)?;
+        let frames: Option<Vec<u8>> = r.get(3)?;
+        if let Some(frames) = frames {
+            match blob::decode_frames(&frames) {
+                None => problems.push(format!("blob {hash} has a malformed frame table")),
+                Some((raw, lens)) => {
+                    let covers = raw.saturating_mul(lens.len() as u64) >= size.max(0) as u64
+                        && raw.saturating_mul(lens.len().saturating_sub(1) as u64)
+                            < size.max(0) as u64;
+                    if lens.iter().sum::<u64>() != data.len() as u64 || !covers {
+                        problems.push(format!("blob {hash} has a frame table not matching it"));
+                    }
+                }
+            }
+        }
         match zstd::stream::decode_all(data.as_slice()) {
             Err(e) => problems.push(format!("blob {hash} does not decompress: {e}")),
             Ok(raw) => {
@@ -116,4 +166,26 @@ pub(crate) fn check(conn: &Connection) -> Result<CheckReport, StoreError> {
         }
     }
     Ok(report)
+}
+
+/// Every keyword of an entry is in its mailbox's keyword list, spelled the
+/// same.
+fn check_keywords(conn: &Connection, problems: &mut Vec<String>) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT e.mailbox, e.uid, e.keywords FROM entries e WHERE e.keywords != ''")?;
+    let mut listed = conn.prepare_cached(
+        "SELECT 1 FROM mailbox_keywords WHERE mailbox = ?1 AND keyword = ?2 COLLATE BINARY",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (mailbox, uid, keywords): (i64, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        for k in keywords.split_whitespace() {
+            if !listed.exists(rusqlite::params![mailbox, k])? {
+                problems.push(format!(
+                    "entry {mailbox}/{uid} has keyword {k} missing from its mailbox's list"
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -22,8 +22,9 @@
 //!   transaction, each in its own savepoint, commits once (one WAL fsync),
 //!   and only then answers the callers and publishes the change feed. A
 //!   write therefore returns only when durable, and one fsync serves many
-//!   writes. CPU work (hashing, compression, parsing) is done on tokio's
-//!   blocking pool before a job is queued, so the writer only does I/O.
+//!   writes. CPU work (hashing, compression, parsing, text extraction) is
+//!   done on tokio's blocking pool before a job is queued, so the writer
+//!   only does I/O and index updates.
 //! - Reads use a small pool of read-only connections on tokio's blocking
 //!   pool; each read call sees one consistent snapshot.
 //! - Nothing is cached in memory: another process (the CLI) may write the
@@ -33,31 +34,54 @@
 //! - Dropping the last handle closes the queue; the writer answers every
 //!   queued job, and `Drop` waits for it to exit.
 //!
+//! Large bodies are cut into independent zstd frames of 1 MiB, with a
+//! frame table in `blobs.frames`; a byte range is read with incremental
+//! BLOB I/O from the frame holding its start, and decompression stops at
+//! its end (`blob`).
+//!
 //! # Counters
 //!
 //! `mailboxes.uidnext` and `mailboxes.highestmodseq` are bumped in the same
 //! transaction as the entry change they account for; every changed or
 //! expunged entry gets its own MODSEQ; expunges leave `tombstones`.
 //! UIDVALIDITY comes from a store-wide counter (`meta.uidvalidity`) that
-//! only grows and starts at the Unix time. `accounts.used` is the sum of the
-//! sizes of the account's entries, maintained by deliver and expunge.
+//! only grows and starts at the Unix time. The per-mailbox counters
+//! (`total_count`, `unseen_count`, `deleted_count`, `total_size`) and
+//! `accounts.used` (the sum of the sizes of the account's entries) are kept
+//! by triggers on `entries`, in the statement that changes them, so no
+//! write path can forget them; entries carry their message's size and
+//! internal date for the same reason and so that a mailbox listing is one
+//! scan of its key range. Reading STATUS is one row (see `schema` v2 and
+//! `tests/large_mailbox.rs` for measurements).
 //! [`SqliteStore`]'s `check` verifies all of this.
+//!
+//! # Full-text search
+//!
+//! An FTS5 table with the trigram tokenizer, written in the transaction
+//! that stores a message and deleted with it (`search`); the text is
+//! extracted on the blocking pool before the write is queued
+//! ([`crate::fulltext`]).
 
+mod admin;
+mod backfill;
+mod blob;
 mod check;
+mod flags;
+mod mail_store;
+mod mailboxes;
 mod ops;
 mod read;
 mod schema;
+mod search;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use async_trait::async_trait;
-use pillarbox_message::summary::Summary;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 
 use crate::api::*;
 use crate::error::StoreError;
@@ -70,9 +94,6 @@ pub const DB_FILE: &str = "store.sqlite3";
 
 /// Read-only connections kept open between reads.
 const MAX_IDLE_READERS: usize = 8;
-
-/// zstd level for message bodies: fast, and most of the gain.
-const ZSTD_LEVEL: i32 = 3;
 
 /// Seconds since the Unix epoch.
 pub(crate) fn unix_now() -> i64 {
@@ -195,6 +216,29 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Like `read`, on a new connection rather than a pooled one: nothing
+    /// cached by an earlier read on the connection (FTS5 caches its index
+    /// structure per connection, and `PRAGMA integrity_check` does not
+    /// refresh it) can hide or fake a problem. For `check`.
+    async fn read_fresh<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = schema::open_reader(&path)?;
+            conn.execute_batch("BEGIN")?;
+            let result = f(&conn);
+            let _ = conn.execute_batch("COMMIT");
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("store read task failed: {e}")))?
+    }
+}
+
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         // Closing the queue makes the writer answer what is queued and exit.
@@ -207,249 +251,32 @@ impl Drop for SqliteStore {
     }
 }
 
-thread_local! {
-    /// One zstd context per blocking-pool thread: creating a context costs
-    /// more than compressing a typical message.
-    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// zstd-compresses a message body (one frame, with its content size).
-fn compress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let compressor = match &mut *slot {
-            Some(c) => c,
-            None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
-        };
-        Ok(compressor.compress(data)?)
-    })
-}
-
-/// Hashes, compresses and summarises a message (CPU work, done on the
-/// blocking pool before the write is queued).
+/// Hashes, compresses, summarises and extracts the searchable text of a
+/// message (CPU work, done before the write is queued).
 fn prepare(message: &NewMessage) -> Result<PreparedMessage, StoreError> {
     let data = message.data.as_slice();
     let hash = hex::encode(Sha256::digest(data));
-    let compressed = compress(data)?;
+    let compressed = blob::compress(data)?;
     let summary = pillarbox_message::summary::summarize(data);
     let summary_json = serde_json::to_string(&summary)
         .map_err(|e| StoreError::Internal(format!("cannot encode summary: {e}")))?;
+    let text = crate::fulltext::extract(data, &summary);
     Ok(PreparedMessage {
         hash,
         compressed,
         size: data.len() as u64,
         internal_date: message.internal_date,
         summary_json,
+        header_len: summary.header_len,
+        text,
     })
 }
 
-#[async_trait]
-impl MailStore for SqliteStore {
-    async fn create_domain(&self, name: &str) -> Result<Domain, StoreError> {
-        let name = name.to_owned();
-        self.write(move |c, _| ops::create_domain(c, &name)).await
-    }
-
-    async fn domain(&self, name: &str) -> Result<Option<Domain>, StoreError> {
-        let name = name.to_owned();
-        self.read(move |c| read::domain(c, &name)).await
-    }
-
-    async fn list_domains(&self) -> Result<Vec<Domain>, StoreError> {
-        self.read(read::list_domains).await
-    }
-
-    async fn delete_domain(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write(move |c, _| ops::delete_domain(c, &name)).await
-    }
-
-    async fn set_catch_all(
-        &self,
-        domain: &str,
-        account: Option<AccountId>,
-    ) -> Result<(), StoreError> {
-        let domain = domain.to_owned();
-        self.write(move |c, _| ops::set_catch_all(c, &domain, account))
-            .await
-    }
-
-    async fn create_account(
-        &self,
-        login: &str,
-        credentials: StoredCredentials,
-    ) -> Result<Account, StoreError> {
-        let login = login.to_owned();
-        self.write(move |c, _| ops::create_account(c, &login, &credentials))
-            .await
-    }
-
-    async fn account(&self, login: &str) -> Result<Option<Account>, StoreError> {
-        let login = login.to_owned();
-        self.read(move |c| read::account(c, &login)).await
-    }
-
-    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        self.read(move |c| read::account_by_id(c, id)).await
-    }
-
-    async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
-        self.read(read::list_accounts).await
-    }
-
-    async fn delete_account(&self, login: &str) -> Result<(), StoreError> {
-        let login = login.to_owned();
-        self.write(move |c, _| ops::delete_account(c, &login)).await
-    }
-
-    async fn credentials(
-        &self,
-        login: &str,
-    ) -> Result<Option<(AccountId, StoredCredentials)>, StoreError> {
-        let login = login.to_owned();
-        self.read(move |c| read::credentials(c, &login)).await
-    }
-
-    async fn set_credentials(
-        &self,
-        login: &str,
-        credentials: StoredCredentials,
-    ) -> Result<(), StoreError> {
-        let login = login.to_owned();
-        self.write(move |c, _| ops::set_credentials(c, &login, &credentials))
-            .await
-    }
-
-    async fn set_quota(&self, login: &str, quota: Option<u64>) -> Result<(), StoreError> {
-        let login = login.to_owned();
-        self.write(move |c, _| ops::set_quota(c, &login, quota))
-            .await
-    }
-
-    async fn lookup_address(&self, address: &str) -> Result<Option<AddressTarget>, StoreError> {
-        let address = address.to_owned();
-        self.read(move |c| read::lookup_address(c, &address)).await
-    }
-
-    async fn add_alias(&self, address: &str, target: &str) -> Result<(), StoreError> {
-        let (address, target) = (address.to_owned(), target.to_owned());
-        self.write(move |c, _| ops::add_alias(c, &address, &target))
-            .await
-    }
-
-    async fn remove_alias(&self, address: &str, target: Option<&str>) -> Result<(), StoreError> {
-        let address = address.to_owned();
-        let target = target.map(str::to_owned);
-        self.write(move |c, _| ops::remove_alias(c, &address, target.as_deref()))
-            .await
-    }
-
-    async fn list_aliases(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
-        self.read(read::list_aliases).await
-    }
-
-    async fn list_mailboxes(&self, account: AccountId) -> Result<Vec<Mailbox>, StoreError> {
-        self.read(move |c| read::list_mailboxes(c, account)).await
-    }
-
-    async fn mailbox_by_name(
-        &self,
-        account: AccountId,
-        name: &str,
-    ) -> Result<Option<Mailbox>, StoreError> {
-        let name = name.to_owned();
-        self.read(move |c| read::mailbox_by_name(c, account, &name))
-            .await
-    }
-
-    async fn mailbox(
-        &self,
-        account: AccountId,
-        id: MailboxId,
-    ) -> Result<Option<Mailbox>, StoreError> {
-        self.read(move |c| read::mailbox(c, account, id)).await
-    }
-
-    async fn deliver(
-        &self,
-        message: NewMessage,
-        targets: Vec<DeliveryTarget>,
-    ) -> Result<Vec<Result<Delivered, StoreError>>, StoreError> {
-        if targets.is_empty() {
-            return Ok(Vec::new());
-        }
-        let prepared = tokio::task::spawn_blocking(move || prepare(&message))
-            .await
-            .map_err(|e| StoreError::Internal(format!("message preparation failed: {e}")))??;
-        self.write(move |c, changes| ops::deliver(c, &prepared, &targets, changes))
-            .await
-    }
-
-    async fn entries(
-        &self,
-        account: AccountId,
-        mailbox: MailboxId,
-    ) -> Result<Vec<Entry>, StoreError> {
-        self.read(move |c| read::entries(c, account, mailbox)).await
-    }
-
-    async fn message_bytes(
-        &self,
-        account: AccountId,
-        message: MessageId,
-    ) -> Result<Arc<Vec<u8>>, StoreError> {
-        self.read(move |c| read::message_bytes(c, account, message))
-            .await
-    }
-
-    async fn summary(&self, account: AccountId, message: MessageId) -> Result<Summary, StoreError> {
-        self.read(move |c| read::summary(c, account, message)).await
-    }
-
-    async fn expunge(
-        &self,
-        account: AccountId,
-        mailbox: MailboxId,
-        uids: &[Uid],
-    ) -> Result<Vec<Uid>, StoreError> {
-        let uids = uids.to_vec();
-        self.write(move |c, changes| ops::expunge(c, account, mailbox, &uids, changes))
-            .await
-    }
-
-    async fn vanished(
-        &self,
-        account: AccountId,
-        mailbox: MailboxId,
-        since: ModSeq,
-    ) -> Result<Vec<Uid>, StoreError> {
-        self.read(move |c| read::vanished(c, account, mailbox, since))
-            .await
-    }
-
-    async fn update_flags(
-        &self,
-        account: AccountId,
-        mailbox: MailboxId,
-        uids: &[Uid],
-        add: Flags,
-        remove: Flags,
-    ) -> Result<Vec<Entry>, StoreError> {
-        let uids = uids.to_vec();
-        self.write(move |c, changes| {
-            ops::update_flags(c, account, mailbox, &uids, add, remove, changes)
-        })
+/// [`prepare`] on tokio's blocking pool.
+async fn prepare_blocking(message: NewMessage) -> Result<PreparedMessage, StoreError> {
+    tokio::task::spawn_blocking(move || prepare(&message))
         .await
-    }
-
-    fn subscribe(&self, account: AccountId) -> broadcast::Receiver<Change> {
-        self.feeds.subscribe(account)
-    }
-
-    async fn check(&self) -> Result<CheckReport, StoreError> {
-        self.read(check::check).await
-    }
+        .map_err(|e| StoreError::Internal(format!("message preparation failed: {e}")))?
 }
 
 #[cfg(test)]
@@ -478,14 +305,14 @@ mod tests {
             Ok(())
         });
         let fails = store.write(|c, _| {
-            ops::create_domain(c, "fails.example")?;
+            admin::create_domain(c, "fails.example")?;
             Err::<(), _>(StoreError::Invalid("on purpose".into()))
         });
         let panics = store.write(|c, _| -> Result<(), StoreError> {
-            ops::create_domain(c, "panics.example")?;
+            admin::create_domain(c, "panics.example")?;
             panic!("on purpose");
         });
-        let works = store.write(|c, _| ops::create_domain(c, "works.example"));
+        let works = store.write(|c, _| admin::create_domain(c, "works.example"));
         let (b, f, p, w) = tokio::join!(blocker, fails, panics, works);
         b.expect("blocker");
         assert!(matches!(f, Err(StoreError::Invalid(_))));

@@ -1,315 +1,229 @@
-//! Write operations. Each runs on the writer thread's connection inside a
-//! job savepoint of an open `BEGIN IMMEDIATE` transaction (see `writer`),
-//! so it sees a stable database and all its statements commit together.
+//! Message writes: deliver, append, copy, move, expunge. Each runs on the
+//! writer thread's connection inside a job savepoint of an open
+//! `BEGIN IMMEDIATE` transaction (see `writer`), so it sees a stable
+//! database and all its statements commit together (or, on `Err`, none).
+//!
+//! Mailbox counters and `accounts.used` follow entry inserts and deletes
+//! by themselves (schema triggers); these functions maintain UIDNEXT,
+//! HIGHESTMODSEQ, tombstones and the change feed.
+
+use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::api::*;
 use crate::error::StoreError;
-use crate::names;
+use crate::fulltext::IndexedText;
 
-use super::read::{ENTRY_COLUMNS, entry_from_row};
-use super::{from_db_u64, to_db_u64, unix_now};
+use super::blob::Compressed;
+use super::flags::register_keywords;
+use super::{from_db_u64, search, to_db_u64, unix_now};
 
-/// A message ready to be stored: hashed, compressed and summarised off the
-/// writer thread.
+/// A message ready to be stored: hashed, compressed, summarised and its
+/// text extracted off the writer thread.
 pub(crate) struct PreparedMessage {
     /// SHA-256 of the raw bytes, lowercase hex.
     pub(crate) hash: String,
-    /// zstd frame of the raw bytes.
-    pub(crate) compressed: Vec<u8>,
+    pub(crate) compressed: Compressed,
     /// Raw size in octets.
     pub(crate) size: u64,
     pub(crate) internal_date: UnixTime,
-    /// `pillarbox_message::summary::Summary` as JSON.
+    /// `pillarbox_message::summary::Summary` as JSON (opaque here).
     pub(crate) summary_json: String,
+    /// Length of the header section (from the summary).
+    pub(crate) header_len: u64,
+    /// What full-text search indexes.
+    pub(crate) text: IndexedText,
 }
 
-fn domain_id(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM domains WHERE name = ?1")?
-        .query_row([name], |r| r.get(0))
-        .optional()?)
+/// A mailbox being written to: UIDNEXT and HIGHESTMODSEQ are advanced in
+/// memory and saved once by [`MailboxCursor::save`].
+pub(crate) struct MailboxCursor {
+    pub(crate) id: MailboxId,
+    pub(crate) account: AccountId,
+    pub(crate) uid_validity: UidValidity,
+    uid_next: u32,
+    modseq: u64,
+    loaded_modseq: u64,
 }
 
-fn account_id(conn: &Connection, login: &str) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM accounts WHERE login = ?1")?
-        .query_row([login], |r| r.get(0))
-        .optional()?)
-}
-
-fn alias_exists(conn: &Connection, address: &str) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM aliases WHERE address = ?1 LIMIT 1")?
-        .exists([address])?)
-}
-
-// --- domains ---
-
-pub(crate) fn create_domain(conn: &Connection, name: &str) -> Result<Domain, StoreError> {
-    let name = names::domain(name)?;
-    if domain_id(conn, &name)?.is_some() {
-        return Err(StoreError::Conflict(format!("domain {name}")));
+impl MailboxCursor {
+    fn from_row(account: AccountId, r: &rusqlite::Row<'_>) -> rusqlite::Result<MailboxCursor> {
+        let modseq = from_db_u64(r.get(3)?);
+        Ok(MailboxCursor {
+            id: MailboxId(r.get(0)?),
+            account,
+            uid_validity: UidValidity(r.get(1)?),
+            uid_next: r.get(2)?,
+            modseq,
+            loaded_modseq: modseq,
+        })
     }
-    conn.prepare_cached("INSERT INTO domains (name) VALUES (?1)")?
-        .execute([&name])?;
-    Ok(Domain {
-        id: DomainId(conn.last_insert_rowid()),
-        name,
-        catch_all: None,
-    })
-}
 
-pub(crate) fn delete_domain(conn: &Connection, name: &str) -> Result<(), StoreError> {
-    let name = names::domain(name)?;
-    let id =
-        domain_id(conn, &name)?.ok_or_else(|| StoreError::NotFound(format!("domain {name}")))?;
-    let accounts: i64 = conn.query_row(
-        "SELECT count(*) FROM accounts WHERE domain = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    let aliases: i64 = conn.query_row(
-        "SELECT count(*) FROM aliases WHERE domain = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    if accounts > 0 || aliases > 0 {
-        return Err(StoreError::Conflict(format!(
-            "domain {name} still has {accounts} account(s) and {aliases} alias target(s)"
-        )));
-    }
-    conn.execute("DELETE FROM domains WHERE id = ?1", [id])?;
-    Ok(())
-}
-
-pub(crate) fn set_catch_all(
-    conn: &Connection,
-    domain: &str,
-    account: Option<AccountId>,
-) -> Result<(), StoreError> {
-    let domain = names::domain(domain)?;
-    let id = domain_id(conn, &domain)?
-        .ok_or_else(|| StoreError::NotFound(format!("domain {domain}")))?;
-    if let Some(a) = account {
-        let exists = conn
-            .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
-            .exists([a.0])?;
-        if !exists {
-            return Err(StoreError::NotFound(format!("account {a}")));
-        }
-    }
-    conn.execute(
-        "UPDATE domains SET catch_all = ?1 WHERE id = ?2",
-        params![account.map(|a| a.0), id],
-    )?;
-    Ok(())
-}
-
-// --- accounts ---
-
-/// The next UIDVALIDITY: strictly greater than every one handed out before
-/// in this store (RFC 9051 §2.3.1.1: a mailbox recreated under an old name
-/// must get a new UIDVALIDITY), and at least the current Unix time so that
-/// a store rebuilt from scratch does not repeat the values of the old one.
-fn next_uid_validity(conn: &Connection) -> Result<u32, StoreError> {
-    let last: i64 = conn
-        .prepare_cached(
-            "SELECT max(coalesce((SELECT value FROM meta WHERE key = 'uidvalidity'), 0),
-                        coalesce((SELECT max(uidvalidity) FROM mailboxes), 0))",
+    /// A mailbox of `account`; `NotFound` when it does not exist or
+    /// belongs to another account (account isolation).
+    pub(crate) fn load(
+        conn: &Connection,
+        account: AccountId,
+        mailbox: MailboxId,
+    ) -> Result<MailboxCursor, StoreError> {
+        conn.prepare_cached(
+            "SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes
+             WHERE id = ?1 AND account = ?2",
         )?
-        .query_row([], |r| r.get(0))?;
-    let next = (last + 1).max(unix_now());
-    if next > i64::from(u32::MAX) {
-        return Err(StoreError::Internal("UIDVALIDITY space exhausted".into()));
+        .query_row(params![mailbox.0, account.0], |r| {
+            Self::from_row(account, r)
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))
     }
-    conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('uidvalidity', ?1)")?
-        .execute([next])?;
-    Ok(next as u32)
+
+    /// The account's INBOX.
+    pub(crate) fn inbox(
+        conn: &Connection,
+        account: AccountId,
+    ) -> Result<MailboxCursor, StoreError> {
+        conn.prepare_cached(
+            "SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes
+             WHERE account = ?1 AND name = 'INBOX'",
+        )?
+        .query_row([account.0], |r| Self::from_row(account, r))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("INBOX of account {account}")))
+    }
+
+    /// Fails unless `n` more UIDs can be handed out.
+    pub(crate) fn reserve_uids(&self, n: usize) -> Result<(), StoreError> {
+        if u64::from(self.uid_next) + n as u64 > u64::from(u32::MAX) {
+            return Err(StoreError::Invalid("mailbox UID space exhausted".into()));
+        }
+        Ok(())
+    }
+
+    /// RFC 7162 §3.1: every change gets a MODSEQ larger than all before.
+    pub(crate) fn next_modseq(&mut self) -> u64 {
+        self.modseq += 1;
+        self.modseq
+    }
+
+    fn next_uid(&mut self) -> Result<u32, StoreError> {
+        self.reserve_uids(1)?;
+        let uid = self.uid_next;
+        self.uid_next += 1;
+        Ok(uid)
+    }
+
+    /// Writes UIDNEXT and HIGHESTMODSEQ back and, if anything changed,
+    /// records the change for the feed.
+    pub(crate) fn save(
+        &self,
+        conn: &Connection,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), StoreError> {
+        conn.prepare_cached("UPDATE mailboxes SET uidnext = ?1, highestmodseq = ?2 WHERE id = ?3")?
+            .execute(params![self.uid_next, to_db_u64(self.modseq), self.id.0])?;
+        if self.modseq != self.loaded_modseq {
+            changes.push(Change {
+                account: self.account,
+                mailbox: self.id,
+                modseq: ModSeq(self.modseq),
+            });
+        }
+        Ok(())
+    }
 }
 
-fn insert_mailbox(
+/// The immutable part of a new entry.
+pub(crate) struct NewEntry<'a> {
+    pub(crate) message: i64,
+    pub(crate) flags: Flags,
+    /// Canonical keywords of the target mailbox.
+    pub(crate) keywords: &'a [String],
+    pub(crate) size: u64,
+    pub(crate) internal_date: UnixTime,
+}
+
+/// Adds an entry with the next UID and MODSEQ of `mailbox` and SAVEDATE
+/// now (RFC 8514).
+pub(crate) fn insert_entry(
     conn: &Connection,
-    account: i64,
-    name: &str,
-    special_use: Option<SpecialUse>,
-) -> Result<MailboxId, StoreError> {
-    let uid_validity = next_uid_validity(conn)?;
+    mailbox: &mut MailboxCursor,
+    entry: &NewEntry<'_>,
+) -> Result<(Uid, ModSeq), StoreError> {
+    let uid = mailbox.next_uid()?;
+    let modseq = mailbox.next_modseq();
     conn.prepare_cached(
-        "INSERT INTO mailboxes (account, name, special_use, subscribed, uidvalidity)
-         VALUES (?1, ?2, ?3, 1, ?4)",
+        "INSERT INTO entries (mailbox, uid, message, flags, keywords, modseq, saved_date,
+                              size, internal_date)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
-        account,
-        name,
-        special_use.map(SpecialUse::attribute),
-        uid_validity
+        mailbox.id.0,
+        uid,
+        entry.message,
+        entry.flags.0 & Flags::ALL.0,
+        entry.keywords.join(" "),
+        to_db_u64(modseq),
+        unix_now(),
+        to_db_u64(entry.size),
+        entry.internal_date,
     ])?;
-    Ok(MailboxId(conn.last_insert_rowid()))
+    Ok((Uid(uid), ModSeq(modseq)))
 }
 
-pub(crate) fn create_account(
-    conn: &Connection,
-    login: &str,
-    credentials: &StoredCredentials,
-) -> Result<Account, StoreError> {
-    let (login, domain) = names::address(login)?;
-    let domain_id = domain_id(conn, &domain)?
-        .ok_or_else(|| StoreError::NotFound(format!("domain {domain}")))?;
-    if account_id(conn, &login)?.is_some() {
-        return Err(StoreError::Conflict(format!("account {login}")));
-    }
-    if alias_exists(conn, &login)? {
-        return Err(StoreError::Conflict(format!("{login} is an alias")));
-    }
-    conn.execute(
-        "INSERT INTO accounts (login, domain, password_hash, scram_sha256, quota, used)
-         VALUES (?1, ?2, ?3, ?4, NULL, 0)",
-        params![
-            login,
-            domain_id,
-            credentials.password_hash,
-            credentials.scram_sha256
-        ],
-    )?;
-    let id = conn.last_insert_rowid();
-    for (name, special_use) in DEFAULT_MAILBOXES {
-        insert_mailbox(conn, id, name, *special_use)?;
-    }
-    Ok(Account {
-        id: AccountId(id),
-        login,
-        quota: None,
-        used: 0,
-    })
-}
-
-pub(crate) fn delete_account(conn: &Connection, login: &str) -> Result<(), StoreError> {
-    let (login, _) = names::address(login)?;
-    let id = account_id(conn, &login)?
-        .ok_or_else(|| StoreError::NotFound(format!("account {login}")))?;
-    let messages: Vec<i64> = conn
-        .prepare(
-            "SELECT DISTINCT e.message FROM entries e JOIN mailboxes m ON m.id = e.mailbox
-             WHERE m.account = ?1",
-        )?
-        .query_map([id], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    conn.execute(
-        "DELETE FROM entries WHERE mailbox IN (SELECT id FROM mailboxes WHERE account = ?1)",
-        [id],
-    )?;
-    conn.execute(
-        "DELETE FROM tombstones WHERE mailbox IN (SELECT id FROM mailboxes WHERE account = ?1)",
-        [id],
-    )?;
-    conn.execute("DELETE FROM mailboxes WHERE account = ?1", [id])?;
-    conn.execute(
-        "UPDATE domains SET catch_all = NULL WHERE catch_all = ?1",
-        [id],
-    )?;
-    conn.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
-    collect_garbage(conn, &messages)?;
-    Ok(())
-}
-
-pub(crate) fn set_credentials(
-    conn: &Connection,
-    login: &str,
-    credentials: &StoredCredentials,
-) -> Result<(), StoreError> {
-    let (login, _) = names::address(login)?;
-    let n = conn.execute(
-        "UPDATE accounts SET password_hash = ?1, scram_sha256 = ?2 WHERE login = ?3",
-        params![credentials.password_hash, credentials.scram_sha256, login],
-    )?;
-    if n == 0 {
-        return Err(StoreError::NotFound(format!("account {login}")));
-    }
-    Ok(())
-}
-
-pub(crate) fn set_quota(
-    conn: &Connection,
-    login: &str,
-    quota: Option<u64>,
-) -> Result<(), StoreError> {
-    let (login, _) = names::address(login)?;
-    let n = conn.execute(
-        "UPDATE accounts SET quota = ?1 WHERE login = ?2",
-        params![quota.map(to_db_u64), login],
-    )?;
-    if n == 0 {
-        return Err(StoreError::NotFound(format!("account {login}")));
-    }
-    Ok(())
-}
-
-// --- aliases ---
-
-pub(crate) fn add_alias(conn: &Connection, address: &str, target: &str) -> Result<(), StoreError> {
-    let (address, domain) = names::address(address)?;
-    let (target, _) = names::address(target)?;
-    let domain_id = domain_id(conn, &domain)?
-        .ok_or_else(|| StoreError::NotFound(format!("domain {domain}")))?;
-    if account_id(conn, &address)?.is_some() {
-        return Err(StoreError::Conflict(format!("{address} is an account")));
-    }
-    let n = conn.execute(
-        "INSERT OR IGNORE INTO aliases (address, target, domain) VALUES (?1, ?2, ?3)",
-        params![address, target, domain_id],
-    )?;
-    if n == 0 {
-        return Err(StoreError::Conflict(format!("alias {address} -> {target}")));
-    }
-    Ok(())
-}
-
-pub(crate) fn remove_alias(
-    conn: &Connection,
-    address: &str,
-    target: Option<&str>,
-) -> Result<(), StoreError> {
-    let (address, _) = names::address(address)?;
-    let n = match target {
-        Some(t) => {
-            let (t, _) = names::address(t)?;
-            conn.execute(
-                "DELETE FROM aliases WHERE address = ?1 AND target = ?2",
-                params![address, t],
-            )?
-        }
-        None => conn.execute("DELETE FROM aliases WHERE address = ?1", [&address])?,
-    };
-    if n == 0 {
-        return Err(StoreError::NotFound(format!("alias {address}")));
-    }
-    Ok(())
-}
-
-// --- messages ---
-
-/// A mailbox of `account`, with its `(uidnext, highestmodseq)`; `NotFound`
-/// when it does not exist or belongs to another account.
-fn owned_mailbox(
+/// `QuotaExceeded` unless `account` can take `extra` more bytes; `NotFound`
+/// if the account does not exist.
+pub(crate) fn check_quota(
     conn: &Connection,
     account: AccountId,
-    mailbox: MailboxId,
-) -> Result<(u32, u64), StoreError> {
-    conn.prepare_cached(
-        "SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?1 AND account = ?2",
-    )?
-    .query_row(params![mailbox.0, account.0], |r| {
-        Ok((r.get::<_, u32>(0)?, from_db_u64(r.get(1)?)))
-    })
-    .optional()?
-    .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox}")))
+    extra: u64,
+) -> Result<(), StoreError> {
+    let (quota, used): (Option<i64>, i64) = conn
+        .prepare_cached("SELECT quota, used FROM accounts WHERE id = ?1")?
+        .query_row([account.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
+    match quota {
+        Some(q) if from_db_u64(used).saturating_add(extra) > from_db_u64(q) => {
+            Err(StoreError::QuotaExceeded)
+        }
+        _ => Ok(()),
+    }
 }
 
-/// Deletes those of `messages` that no entry refers to any more, and then
-/// their blobs if no message refers to them.
-fn collect_garbage(conn: &Connection, messages: &[i64]) -> Result<(), StoreError> {
+/// Stores a prepared message (blob deduplicated by hash) with its text
+/// index; the caller adds the entries referring to it.
+fn insert_message(conn: &Connection, message: &PreparedMessage) -> Result<MessageId, StoreError> {
+    let size = to_db_u64(message.size);
+    // Content-addressed: an identical body is stored once.
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO blobs (hash, data, size, frames) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        message.hash,
+        message.compressed.data,
+        size,
+        message.compressed.frames
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO messages (blob, size, internal_date, summary, header_len)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        message.hash,
+        size,
+        message.internal_date,
+        message.summary_json,
+        to_db_u64(message.header_len)
+    ])?;
+    let id = MessageId(conn.last_insert_rowid());
+    search::index_message(conn, id, &message.text)?;
+    Ok(id)
+}
+
+/// Deletes those of `messages` that no entry refers to any more, with their
+/// text index, and then their blobs if no message refers to them.
+pub(crate) fn collect_garbage(conn: &Connection, messages: &[i64]) -> Result<(), StoreError> {
     let mut referenced = conn.prepare_cached("SELECT 1 FROM entries WHERE message = ?1 LIMIT 1")?;
     let mut delete_message =
         conn.prepare_cached("DELETE FROM messages WHERE id = ?1 RETURNING blob")?;
@@ -320,9 +234,9 @@ fn collect_garbage(conn: &Connection, messages: &[i64]) -> Result<(), StoreError
             continue;
         }
         let blob: Option<String> = delete_message.query_row([id], |r| r.get(0)).optional()?;
-        if let Some(blob) = blob
-            && !blob_used.exists([&blob])?
-        {
+        let Some(blob) = blob else { continue };
+        search::unindex_message(conn, MessageId(id))?;
+        if !blob_used.exists([&blob])? {
             delete_blob.execute([&blob])?;
         }
     }
@@ -341,7 +255,28 @@ pub(crate) fn deliver(
     let mut stored: Option<MessageId> = None;
     let mut results = Vec::with_capacity(targets.len());
     for target in targets {
-        match deliver_one(conn, message, &mut stored, target, changes) {
+        let mailbox = match target.mailbox {
+            Some(id) => MailboxCursor::load(conn, target.account, id),
+            None => MailboxCursor::inbox(conn, target.account),
+        };
+        let result = mailbox.and_then(|mut mailbox| {
+            let (uid, message_id, modseq) = store_one(
+                conn,
+                message,
+                &mut stored,
+                &mut mailbox,
+                target.flags,
+                &target.keywords,
+            )?;
+            mailbox.save(conn, changes)?;
+            Ok(Delivered {
+                mailbox: mailbox.id,
+                uid,
+                message: message_id,
+                modseq,
+            })
+        });
+        match result {
             Ok(d) => results.push(Ok(d)),
             Err(
                 e @ (StoreError::NotFound(_) | StoreError::QuotaExceeded | StoreError::Invalid(_)),
@@ -352,100 +287,95 @@ pub(crate) fn deliver(
     Ok(results)
 }
 
-fn deliver_one(
+/// Adds `message` to `mailbox`, storing it first if `stored` is empty.
+/// Checks the quota, UID space and keywords before writing anything, so a
+/// refused target leaves no trace.
+fn store_one(
     conn: &Connection,
     message: &PreparedMessage,
     stored: &mut Option<MessageId>,
-    target: &DeliveryTarget,
-    changes: &mut Vec<Change>,
-) -> Result<Delivered, StoreError> {
-    let keywords = names::keywords(&target.keywords)?.join(" ");
-    let account = target.account;
-    let (quota, used): (Option<i64>, i64) = conn
-        .prepare_cached("SELECT quota, used FROM accounts WHERE id = ?1")?
-        .query_row([account.0], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
-    let (mailbox, uid_next, highest): (i64, u32, i64) = match target.mailbox {
-        Some(id) => conn
-            .prepare_cached(
-                "SELECT id, uidnext, highestmodseq FROM mailboxes WHERE id = ?1 AND account = ?2",
-            )?
-            .query_row(params![id.0, account.0], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()?,
-        None => conn
-            .prepare_cached(
-                "SELECT id, uidnext, highestmodseq FROM mailboxes
-                 WHERE account = ?1 AND name = 'INBOX'",
-            )?
-            .query_row([account.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?,
-    }
-    .ok_or_else(|| StoreError::NotFound(format!("mailbox of account {account}")))?;
-    let size = message.size;
-    if let Some(quota) = quota
-        && from_db_u64(used).saturating_add(size) > from_db_u64(quota)
-    {
-        return Err(StoreError::QuotaExceeded);
-    }
-    if uid_next == u32::MAX {
-        return Err(StoreError::Invalid("mailbox UID space exhausted".into()));
-    }
+    mailbox: &mut MailboxCursor,
+    flags: Flags,
+    keywords: &[String],
+) -> Result<(Uid, MessageId, ModSeq), StoreError> {
+    crate::names::keywords(keywords)?;
+    check_quota(conn, mailbox.account, message.size)?;
+    mailbox.reserve_uids(1)?;
+    let keywords = register_keywords(conn, mailbox.id, keywords)?;
     let message_id = match *stored {
         Some(id) => id,
-        None => {
-            // Content-addressed: an identical body is stored once.
-            conn.prepare_cached(
-                "INSERT OR IGNORE INTO blobs (hash, data, size) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![message.hash, message.compressed, to_db_u64(size)])?;
-            conn.prepare_cached(
-                "INSERT INTO messages (blob, size, internal_date, summary) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                message.hash,
-                to_db_u64(size),
-                message.internal_date,
-                message.summary_json
-            ])?;
-            let id = MessageId(conn.last_insert_rowid());
-            *stored = Some(id);
-            id
-        }
+        None => *stored.insert(insert_message(conn, message)?),
     };
-    let uid = uid_next;
-    let modseq = highest + 1;
-    conn.prepare_cached("UPDATE mailboxes SET uidnext = ?1, highestmodseq = ?2 WHERE id = ?3")?
-        .execute(params![uid + 1, modseq, mailbox])?;
-    conn.prepare_cached(
-        "INSERT INTO entries (mailbox, uid, message, flags, keywords, modseq, saved_date)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
+    let (uid, modseq) = insert_entry(
+        conn,
         mailbox,
+        &NewEntry {
+            message: message_id.0,
+            flags,
+            keywords: &keywords,
+            size: message.size,
+            internal_date: message.internal_date,
+        },
+    )?;
+    Ok((uid, message_id, modseq))
+}
+
+/// See [`MailStore::append`].
+pub(crate) fn append(
+    conn: &Connection,
+    account: AccountId,
+    mailbox: MailboxId,
+    message: &PreparedMessage,
+    flags: Flags,
+    keywords: &[String],
+    changes: &mut Vec<Change>,
+) -> Result<Appended, StoreError> {
+    let mut cursor = MailboxCursor::load(conn, account, mailbox)?;
+    let (uid, message_id, modseq) =
+        store_one(conn, message, &mut None, &mut cursor, flags, keywords)?;
+    cursor.save(conn, changes)?;
+    Ok(Appended {
+        mailbox,
+        uid_validity: cursor.uid_validity,
         uid,
-        message_id.0,
-        target.flags.0,
-        keywords,
-        modseq,
-        unix_now()
-    ])?;
-    conn.prepare_cached("UPDATE accounts SET used = used + ?1 WHERE id = ?2")?
-        .execute(params![to_db_u64(size), account.0])?;
-    let modseq = ModSeq(from_db_u64(modseq));
-    changes.push(Change {
-        account,
-        mailbox: MailboxId(mailbox),
-        modseq,
-    });
-    Ok(Delivered {
-        mailbox: MailboxId(mailbox),
-        uid: Uid(uid),
         message: message_id,
         modseq,
     })
+}
+
+/// Deletes the entries with these UIDs from `mailbox` (missing ones are
+/// skipped), each leaving a tombstone with its own MODSEQ. Returns the
+/// removed UIDs (ascending) and the messages they referred to, for
+/// [`collect_garbage`] once the caller is done.
+pub(crate) fn remove_entries(
+    conn: &Connection,
+    mailbox: &mut MailboxCursor,
+    uids: &[Uid],
+) -> Result<(Vec<Uid>, Vec<i64>), StoreError> {
+    let mut uids = uids.to_vec();
+    uids.sort_unstable();
+    uids.dedup();
+    let mut removed = Vec::new();
+    let mut messages = Vec::new();
+    let mut delete = conn
+        .prepare_cached("DELETE FROM entries WHERE mailbox = ?1 AND uid = ?2 RETURNING message")?;
+    let mut tombstone = conn.prepare_cached(
+        "INSERT OR REPLACE INTO tombstones (mailbox, uid, modseq) VALUES (?1, ?2, ?3)",
+    )?;
+    for uid in uids {
+        let message: Option<i64> = delete
+            .query_row(params![mailbox.id.0, uid.0], |r| r.get(0))
+            .optional()?;
+        let Some(message) = message else { continue };
+        // RFC 7162 §3.2.10: every expunge gets its own MODSEQ, kept in a
+        // tombstone so QRESYNC can report it as VANISHED. Tombstones are
+        // kept for the life of the mailbox.
+        let modseq = mailbox.next_modseq();
+        tombstone.execute(params![mailbox.id.0, uid.0, to_db_u64(modseq)])?;
+        removed.push(uid);
+        messages.push(message);
+    }
+    Ok((removed, messages))
 }
 
 pub(crate) fn expunge(
@@ -455,103 +385,114 @@ pub(crate) fn expunge(
     uids: &[Uid],
     changes: &mut Vec<Change>,
 ) -> Result<Vec<Uid>, StoreError> {
-    let (_, mut modseq) = owned_mailbox(conn, account, mailbox)?;
-    let mut uids = uids.to_vec();
-    uids.sort_unstable();
-    uids.dedup();
-    let mut removed = Vec::new();
-    let mut messages = Vec::new();
-    let mut freed: u64 = 0;
-    {
-        let mut get = conn.prepare_cached(
-            "SELECT e.message, coalesce(m.size, 0) FROM entries e LEFT JOIN messages m ON m.id = e.message
-             WHERE e.mailbox = ?1 AND e.uid = ?2",
-        )?;
-        let mut delete =
-            conn.prepare_cached("DELETE FROM entries WHERE mailbox = ?1 AND uid = ?2")?;
-        let mut tombstone = conn.prepare_cached(
-            "INSERT OR REPLACE INTO tombstones (mailbox, uid, modseq) VALUES (?1, ?2, ?3)",
-        )?;
-        for uid in uids {
-            let row: Option<(i64, i64)> = get
-                .query_row(params![mailbox.0, uid.0], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((message, size)) = row else { continue };
-            delete.execute(params![mailbox.0, uid.0])?;
-            // RFC 7162 §3.2.10: every expunge gets its own MODSEQ, kept in a
-            // tombstone so QRESYNC can report it as VANISHED.
-            modseq += 1;
-            tombstone.execute(params![mailbox.0, uid.0, to_db_u64(modseq)])?;
-            removed.push(uid);
-            messages.push(message);
-            freed += from_db_u64(size);
-        }
+    let mut cursor = MailboxCursor::load(conn, account, mailbox)?;
+    let (removed, messages) = remove_entries(conn, &mut cursor, uids)?;
+    if !removed.is_empty() {
+        cursor.save(conn, changes)?;
+        collect_garbage(conn, &messages)?;
     }
-    if removed.is_empty() {
-        return Ok(removed);
-    }
-    conn.prepare_cached("UPDATE mailboxes SET highestmodseq = ?1 WHERE id = ?2")?
-        .execute(params![to_db_u64(modseq), mailbox.0])?;
-    conn.prepare_cached("UPDATE accounts SET used = max(used - ?1, 0) WHERE id = ?2")?
-        .execute(params![to_db_u64(freed), account.0])?;
-    collect_garbage(conn, &messages)?;
-    changes.push(Change {
-        account,
-        mailbox,
-        modseq: ModSeq(modseq),
-    });
     Ok(removed)
 }
 
-pub(crate) fn update_flags(
+/// Whether [`transfer`] copies or moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transfer {
+    /// RFC 9051 COPY: counts against the quota.
+    Copy,
+    /// RFC 6851 MOVE: copy, then expunge the sources in the same
+    /// transaction; usage does not change, so no quota check.
+    Move,
+}
+
+/// An entry as read for copying.
+struct Source {
+    uid: Uid,
+    message: i64,
+    flags: Flags,
+    keywords: String,
+    size: u64,
+    internal_date: UnixTime,
+}
+
+/// COPY / MOVE (and RENAME INBOX): adds entries for the `uids` of `from`
+/// to `to` sharing their messages, with flags, keywords and INTERNALDATE;
+/// with [`Transfer::Move`], expunges the sources.
+pub(crate) fn transfer(
     conn: &Connection,
     account: AccountId,
-    mailbox: MailboxId,
+    from: MailboxId,
     uids: &[Uid],
-    add: Flags,
-    remove: Flags,
+    to: MailboxId,
+    mode: Transfer,
     changes: &mut Vec<Change>,
-) -> Result<Vec<Entry>, StoreError> {
-    let (_, mut modseq) = owned_mailbox(conn, account, mailbox)?;
+) -> Result<Copied, StoreError> {
+    MailboxCursor::load(conn, account, from)?;
+    let mut dst = MailboxCursor::load(conn, account, to)?;
     let mut uids = uids.to_vec();
     uids.sort_unstable();
     uids.dedup();
-    let mut changed = Vec::new();
+    let mut sources = Vec::with_capacity(uids.len());
     {
-        let mut get = conn.prepare_cached(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM entries e JOIN messages m ON m.id = e.message
-             WHERE e.mailbox = ?1 AND e.uid = ?2"
-        ))?;
-        let mut set = conn.prepare_cached(
-            "UPDATE entries SET flags = ?1, modseq = ?2 WHERE mailbox = ?3 AND uid = ?4",
+        let mut get = conn.prepare_cached(
+            "SELECT message, flags, keywords, size, internal_date FROM entries
+             WHERE mailbox = ?1 AND uid = ?2",
         )?;
         for uid in uids {
-            let Some(mut entry) = get
-                .query_row(params![mailbox.0, uid.0], entry_from_row)
-                .optional()?
-            else {
-                continue;
-            };
-            let flags = entry.flags.union(add).minus(remove);
-            if flags == entry.flags {
-                continue;
-            }
-            // RFC 7162 §3.1: each changed message gets a new, larger MODSEQ.
-            modseq += 1;
-            set.execute(params![flags.0, to_db_u64(modseq), mailbox.0, uid.0])?;
-            entry.flags = flags;
-            entry.modseq = ModSeq(modseq);
-            changed.push(entry);
+            let row = get
+                .query_row(params![from.0, uid.0], |r| {
+                    Ok(Source {
+                        uid,
+                        message: r.get(0)?,
+                        flags: Flags(r.get(1)?),
+                        keywords: r.get(2)?,
+                        size: from_db_u64(r.get(3)?),
+                        internal_date: r.get(4)?,
+                    })
+                })
+                .optional()?;
+            sources.extend(row);
         }
     }
-    if !changed.is_empty() {
-        conn.prepare_cached("UPDATE mailboxes SET highestmodseq = ?1 WHERE id = ?2")?
-            .execute(params![to_db_u64(modseq), mailbox.0])?;
-        changes.push(Change {
-            account,
-            mailbox,
-            modseq: ModSeq(modseq),
-        });
+    if mode == Transfer::Copy {
+        let total = sources.iter().map(|s| s.size).sum();
+        check_quota(conn, account, total)?;
     }
-    Ok(changed)
+    dst.reserve_uids(sources.len())?;
+    // Keywords take the destination mailbox's spelling; most entries share
+    // a few keyword sets, so each set is resolved once.
+    let mut canonical: HashMap<String, Vec<String>> = HashMap::new();
+    let mut pairs = Vec::with_capacity(sources.len());
+    for s in &sources {
+        if !canonical.contains_key(&s.keywords) {
+            let list: Vec<String> = s.keywords.split_whitespace().map(str::to_owned).collect();
+            let list = register_keywords(conn, dst.id, &list)?;
+            canonical.insert(s.keywords.clone(), list);
+        }
+        let keywords = canonical.get(&s.keywords).map_or(&[][..], Vec::as_slice);
+        let (uid, _) = insert_entry(
+            conn,
+            &mut dst,
+            &NewEntry {
+                message: s.message,
+                flags: s.flags,
+                keywords,
+                size: s.size,
+                internal_date: s.internal_date,
+            },
+        )?;
+        pairs.push((s.uid, uid));
+    }
+    dst.save(conn, changes)?;
+    if mode == Transfer::Move && !pairs.is_empty() {
+        // Loaded after `dst` is saved: `from` may be `to`.
+        let mut src = MailboxCursor::load(conn, account, from)?;
+        let moved: Vec<Uid> = pairs.iter().map(|(s, _)| *s).collect();
+        remove_entries(conn, &mut src, &moved)?;
+        src.save(conn, changes)?;
+        // The messages are still referred to by the new entries.
+    }
+    Ok(Copied {
+        uid_validity: dst.uid_validity,
+        uids: pairs,
+    })
 }

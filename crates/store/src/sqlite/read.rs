@@ -11,11 +11,13 @@ use crate::error::StoreError;
 use crate::names;
 use pillarbox_message::summary::Summary;
 
-use super::from_db_u64;
+use super::blob::{self, BlobLocation};
+use super::{flags, from_db_u64, search, to_db_u64};
 
-/// Columns read by [`entry_from_row`]; `e` is `entries`, `m` `messages`.
+/// Columns read by [`entry_from_row`]; `e` is `entries` (which carries its
+/// message's size and internal date, so no join is needed).
 pub(crate) const ENTRY_COLUMNS: &str =
-    "e.uid, e.message, e.flags, e.keywords, e.modseq, m.size, m.internal_date, e.saved_date";
+    "e.uid, e.message, e.flags, e.keywords, e.modseq, e.size, e.internal_date, e.saved_date";
 
 pub(crate) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
     let keywords: String = r.get(3)?;
@@ -52,13 +54,11 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-/// Mailbox columns with their entry counters; `x` is `mailboxes`.
-const MAILBOX_COLUMNS: &str = "x.id, x.account, x.name, x.special_use, x.subscribed,
+/// Mailbox columns with their stored counters; `x` is `mailboxes`.
+const MAILBOX_COLUMNS: &str = "x.id, x.account, x.name, x.special_use,
+    EXISTS (SELECT 1 FROM subscriptions s WHERE s.account = x.account AND s.name = x.name),
     x.uidvalidity, x.uidnext, x.highestmodseq,
-    (SELECT count(*) FROM entries e WHERE e.mailbox = x.id),
-    (SELECT count(*) FROM entries e WHERE e.mailbox = x.id AND (e.flags & 1) = 0),
-    (SELECT coalesce(sum(m.size), 0) FROM entries e JOIN messages m ON m.id = e.message
-      WHERE e.mailbox = x.id)";
+    x.total_count, x.unseen_count, x.deleted_count, x.total_size";
 
 fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<Mailbox> {
     let special_use: Option<String> = r.get(3)?;
@@ -73,7 +73,8 @@ fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<Mailbox> {
         highest_modseq: ModSeq(from_db_u64(r.get(7)?)),
         exists: r.get(8)?,
         unseen: r.get(9)?,
-        size: from_db_u64(r.get(10)?),
+        deleted: r.get(10)?,
+        size: from_db_u64(r.get(11)?),
     })
 }
 
@@ -230,7 +231,11 @@ pub(crate) fn mailbox(
         .optional()?)
 }
 
-fn require_mailbox(conn: &Connection, account: AccountId, id: MailboxId) -> Result<(), StoreError> {
+pub(crate) fn require_mailbox(
+    conn: &Connection,
+    account: AccountId,
+    id: MailboxId,
+) -> Result<(), StoreError> {
     let exists = conn
         .prepare_cached("SELECT 1 FROM mailboxes WHERE id = ?1 AND account = ?2")?
         .exists(params![id.0, account.0])?;
@@ -249,8 +254,7 @@ pub(crate) fn entries(
     require_mailbox(conn, account, mailbox)?;
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM entries e JOIN messages m ON m.id = e.message
-             WHERE e.mailbox = ?1 ORDER BY e.uid"
+            "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.mailbox = ?1 ORDER BY e.uid"
         ))?
         .query_map([mailbox.0], entry_from_row)?
         .collect::<Result<_, _>>()?)
@@ -279,15 +283,55 @@ pub(crate) fn message_bytes(
         row.ok_or_else(|| StoreError::NotFound(format!("message {message}")))?;
     let size = usize::try_from(size)
         .map_err(|_| StoreError::Internal(format!("message {message}: bad size {size}")))?;
-    let data = zstd::bulk::decompress(&compressed, size)
-        .map_err(|e| StoreError::Internal(format!("message {message}: corrupt blob: {e}")))?;
-    if data.len() != size {
-        return Err(StoreError::Internal(format!(
-            "message {message}: blob is {} bytes, expected {size}",
-            data.len()
-        )));
-    }
+    let data = blob::decompress_all(&compressed, size)
+        .map_err(|e| StoreError::Internal(format!("message {message}: {e}")))?;
     Ok(Arc::new(data))
+}
+
+/// Where a message's body is stored, and its header length.
+fn locate(
+    conn: &Connection,
+    account: AccountId,
+    message: MessageId,
+) -> Result<(BlobLocation, u64), StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT b.rowid, g.size, b.frames, g.header_len
+           FROM messages g JOIN blobs b ON b.hash = g.blob
+          WHERE g.id = ?1 AND {OWNED_MESSAGE}"
+    ))?
+    .query_row(params![message.0, account.0], |r| {
+        Ok((
+            BlobLocation {
+                rowid: r.get(0)?,
+                size: from_db_u64(r.get(1)?),
+                frames: r.get(2)?,
+            },
+            from_db_u64(r.get(3)?),
+        ))
+    })
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("message {message}")))
+}
+
+pub(crate) fn message_range(
+    conn: &Connection,
+    account: AccountId,
+    message: MessageId,
+    start: u64,
+    len: u64,
+) -> Result<Vec<u8>, StoreError> {
+    let (blob, _) = locate(conn, account, message)?;
+    let end = start.saturating_add(len).min(blob.size);
+    blob::read_range(conn, &blob, start.min(end), end)
+}
+
+pub(crate) fn message_header(
+    conn: &Connection,
+    account: AccountId,
+    message: MessageId,
+) -> Result<Vec<u8>, StoreError> {
+    let (blob, header_len) = locate(conn, account, message)?;
+    blob::read_range(conn, &blob, 0, header_len.min(blob.size))
 }
 
 pub(crate) fn summary(
@@ -317,8 +361,91 @@ pub(crate) fn vanished(
         .prepare_cached(
             "SELECT uid FROM tombstones WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid",
         )?
-        .query_map(params![mailbox.0, super::to_db_u64(since.0)], |r| {
+        .query_map(params![mailbox.0, to_db_u64(since.0)], |r| {
             Ok(Uid(r.get(0)?))
         })?
         .collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn entries_changed_since(
+    conn: &Connection,
+    account: AccountId,
+    mailbox: MailboxId,
+    since: ModSeq,
+) -> Result<Vec<Entry>, StoreError> {
+    require_mailbox(conn, account, mailbox)?;
+    let since = to_db_u64(since.0);
+    // The MODSEQ index finds a few changes fast, but each then costs a row
+    // lookup and the result a sort; when many entries changed (a client
+    // resyncing from far back), one scan in UID order is cheaper. Counting
+    // on the index alone tells which case this is.
+    let (changed, total): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT (SELECT count(*) FROM entries WHERE mailbox = ?1 AND modseq > ?2),
+                    (SELECT total_count FROM mailboxes WHERE id = ?1)",
+        )?
+        .query_row(params![mailbox.0, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let sql = if changed.saturating_mul(8) > total {
+        // `+` keeps SQLite from using the MODSEQ index.
+        format!(
+            "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.mailbox = ?1 AND +e.modseq > ?2
+             ORDER BY e.uid"
+        )
+    } else {
+        format!(
+            "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.mailbox = ?1 AND e.modseq > ?2
+             ORDER BY e.uid"
+        )
+    };
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_map(params![mailbox.0, since], entry_from_row)?
+        .collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn first_unseen(
+    conn: &Connection,
+    account: AccountId,
+    mailbox: MailboxId,
+) -> Result<Option<FirstUnseen>, StoreError> {
+    require_mailbox(conn, account, mailbox)?;
+    // Served by the partial index `entries_unseen`.
+    let uid: Option<u32> = conn
+        .prepare_cached("SELECT min(uid) FROM entries WHERE mailbox = ?1 AND (flags & 1) = 0")?
+        .query_row([mailbox.0], |r| r.get(0))?;
+    let Some(uid) = uid else { return Ok(None) };
+    let seq: u32 = conn
+        .prepare_cached("SELECT count(*) FROM entries WHERE mailbox = ?1 AND uid <= ?2")?
+        .query_row(params![mailbox.0, uid], |r| r.get(0))?;
+    Ok(Some(FirstUnseen { seq, uid: Uid(uid) }))
+}
+
+pub(crate) fn mailbox_keywords(
+    conn: &Connection,
+    account: AccountId,
+    mailbox: MailboxId,
+) -> Result<Vec<String>, StoreError> {
+    require_mailbox(conn, account, mailbox)?;
+    flags::mailbox_keywords(conn, mailbox)
+}
+
+pub(crate) fn list_subscriptions(
+    conn: &Connection,
+    account: AccountId,
+) -> Result<Vec<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT name FROM subscriptions WHERE account = ?1 ORDER BY name")?
+        .query_map([account.0], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn search_text(
+    conn: &Connection,
+    account: AccountId,
+    mailbox: MailboxId,
+    field: &SearchField,
+    needle: &str,
+) -> Result<Vec<Uid>, StoreError> {
+    require_mailbox(conn, account, mailbox)?;
+    search::search_text(conn, mailbox, field, needle)
 }

@@ -12,11 +12,31 @@ use crate::error::StoreError;
 /// lock before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Rust code run after a migration's SQL, in the same transaction.
+pub(crate) type Backfill = fn(&Connection) -> Result<(), StoreError>;
+
+/// One schema migration: SQL, then optionally a [`Backfill`] computing what
+/// SQL cannot.
+pub(crate) struct Migration {
+    pub(crate) sql: &'static str,
+    pub(crate) backfill: Option<Backfill>,
+}
+
 /// Migrations, in order; migration `i` brings the schema from version `i`
 /// to `i + 1`. Never edit a released migration: append a new one.
-const MIGRATIONS: &[&str] = &[
-    // Version 1: the initial schema.
-    r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: V1,
+        backfill: None,
+    },
+    Migration {
+        sql: V2,
+        backfill: Some(super::backfill::v2),
+    },
+];
+
+/// Version 1: the initial schema.
+const V1: &str = r#"
     CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value INTEGER NOT NULL
@@ -93,8 +113,106 @@ const MIGRATIONS: &[&str] = &[
         modseq  INTEGER NOT NULL,
         PRIMARY KEY (mailbox, uid)
     ) STRICT, WITHOUT ROWID;
-    "#,
-];
+    "#;
+
+/// Version 2: what IMAP needs.
+///
+/// - Stored mailbox counters (`total_count`, `unseen_count`,
+///   `deleted_count`, `total_size`) and `accounts.used`, kept by triggers on
+///   `entries` in the transaction that changes them, so STATUS/SELECT cost
+///   the same for any mailbox size. Entries carry their message's size and
+///   internal date, so listing a mailbox is one scan of its key range.
+///   Entries must be deleted explicitly BEFORE their mailbox (a cascaded
+///   delete would not find the account to credit); `mailbox` and `size`
+///   of an entry never change.
+/// - `subscriptions`: per-account names, independent of mailboxes
+///   (RFC 9051 §6.3.7: a subscription may name a mailbox that does not
+///   exist).
+/// - `mailbox_keywords`: every keyword used in a mailbox (IMAP FLAGS).
+/// - `messages.header_len`, so a header fetch needs no parse.
+/// - `blobs.frames`: the compressed length of each zstd frame of a body
+///   stored as several frames (NULL: one frame), for seeking.
+/// - `entries_unseen`: partial index for the first unseen entry.
+/// - `message_text`: FTS5 trigram index of each message's text, keyed by
+///   message id (see `search`).
+const V2: &str = r#"
+    ALTER TABLE entries ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE entries ADD COLUMN internal_date INTEGER NOT NULL DEFAULT 0;
+    UPDATE entries SET
+        size = coalesce((SELECT m.size FROM messages m WHERE m.id = entries.message), 0),
+        internal_date = coalesce(
+            (SELECT m.internal_date FROM messages m WHERE m.id = entries.message), 0);
+
+    ALTER TABLE mailboxes ADD COLUMN total_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE mailboxes ADD COLUMN unseen_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE mailboxes ADD COLUMN deleted_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE mailboxes ADD COLUMN total_size INTEGER NOT NULL DEFAULT 0;
+    UPDATE mailboxes SET
+        total_count = (SELECT count(*) FROM entries e WHERE e.mailbox = mailboxes.id),
+        unseen_count = (SELECT count(*) FROM entries e
+                        WHERE e.mailbox = mailboxes.id AND (e.flags & 1) = 0),
+        deleted_count = (SELECT count(*) FROM entries e
+                         WHERE e.mailbox = mailboxes.id AND (e.flags & 8) != 0),
+        total_size = (SELECT coalesce(sum(e.size), 0) FROM entries e
+                      WHERE e.mailbox = mailboxes.id);
+
+    CREATE TRIGGER entries_count_insert AFTER INSERT ON entries BEGIN
+        UPDATE mailboxes SET
+            total_count = total_count + 1,
+            unseen_count = unseen_count + ((NEW.flags & 1) = 0),
+            deleted_count = deleted_count + ((NEW.flags & 8) != 0),
+            total_size = total_size + NEW.size
+        WHERE id = NEW.mailbox;
+        UPDATE accounts SET used = used + NEW.size
+        WHERE id = (SELECT account FROM mailboxes WHERE id = NEW.mailbox);
+    END;
+    CREATE TRIGGER entries_count_delete AFTER DELETE ON entries BEGIN
+        UPDATE mailboxes SET
+            total_count = total_count - 1,
+            unseen_count = unseen_count - ((OLD.flags & 1) = 0),
+            deleted_count = deleted_count - ((OLD.flags & 8) != 0),
+            total_size = total_size - OLD.size
+        WHERE id = OLD.mailbox;
+        UPDATE accounts SET used = max(used - OLD.size, 0)
+        WHERE id = (SELECT account FROM mailboxes WHERE id = OLD.mailbox);
+    END;
+    CREATE TRIGGER entries_count_flags AFTER UPDATE OF flags ON entries
+    WHEN (OLD.flags & 9) != (NEW.flags & 9) BEGIN
+        UPDATE mailboxes SET
+            unseen_count = unseen_count + ((NEW.flags & 1) = 0) - ((OLD.flags & 1) = 0),
+            deleted_count = deleted_count + ((NEW.flags & 8) != 0) - ((OLD.flags & 8) != 0)
+        WHERE id = NEW.mailbox;
+    END;
+    CREATE TRIGGER entries_fixed BEFORE UPDATE OF mailbox, size ON entries BEGIN
+        SELECT RAISE(ABORT, 'entries.mailbox and entries.size never change');
+    END;
+
+    CREATE TABLE subscriptions (
+        account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name    TEXT NOT NULL,
+        PRIMARY KEY (account, name)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO subscriptions (account, name)
+        SELECT account, name FROM mailboxes WHERE subscribed = 1;
+    ALTER TABLE mailboxes DROP COLUMN subscribed;
+
+    CREATE TABLE mailbox_keywords (
+        id      INTEGER PRIMARY KEY,
+        mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        keyword TEXT NOT NULL COLLATE NOCASE,
+        UNIQUE (mailbox, keyword)
+    ) STRICT;
+
+    ALTER TABLE messages ADD COLUMN header_len INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE blobs ADD COLUMN frames BLOB;
+
+    CREATE INDEX entries_unseen ON entries(mailbox, uid) WHERE (flags & 1) = 0;
+
+    CREATE VIRTUAL TABLE message_text USING fts5(
+        subject, hfrom, hto, hcc, hbcc, headers, body,
+        tokenize = 'trigram case_sensitive 0'
+    );
+"#;
 
 /// The schema version this code writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -153,8 +271,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
                  ({SCHEMA_VERSION}); upgrade Pillarbox"
             )));
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            conn.execute_batch(sql)?;
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            conn.execute_batch(migration.sql)?;
+            if let Some(backfill) = migration.backfill {
+                backfill(conn)?;
+            }
             conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         }
         Ok(())
@@ -168,5 +289,104 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::*;
+    use crate::sqlite::SqliteStore;
+
+    /// A store written by schema version 1 (before IMAP support) opens, is
+    /// migrated, and serves the new calls for its old data.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn version_1_store_is_migrated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(crate::sqlite::DB_FILE);
+        let raw = b"From: old@example.net\r\nSubject: Legacy invoice\r\n\r\nOld body text\r\n";
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(V1).expect("v1 schema");
+            conn.execute_batch("PRAGMA user_version = 1")
+                .expect("version");
+            let data = zstd::bulk::compress(raw, 3).expect("compress");
+            conn.execute_batch(
+                "INSERT INTO domains (name) VALUES ('example.org');
+                 INSERT INTO accounts (login, domain, password_hash)
+                      VALUES ('u@example.org', 1, 'x');
+                 INSERT INTO mailboxes (account, name, subscribed, uidvalidity, uidnext,
+                                        highestmodseq)
+                      VALUES (1, 'INBOX', 1, 100, 3, 5), (1, 'Old', 0, 101, 1, 1);",
+            )
+            .expect("rows");
+            let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw));
+            conn.execute(
+                "INSERT INTO blobs (hash, data, size) VALUES (?1, ?2, ?3)",
+                rusqlite::params![hash, data, raw.len() as i64],
+            )
+            .expect("blob");
+            conn.execute(
+                "INSERT INTO messages (blob, size, internal_date, summary)
+                 VALUES (?1, ?2, 42, '{}')",
+                rusqlite::params![hash, raw.len() as i64],
+            )
+            .expect("message");
+            conn.execute_batch(
+                "INSERT INTO entries (mailbox, uid, message, flags, keywords, modseq, saved_date)
+                      VALUES (1, 1, 1, 1, '$Work Later', 3, 7), (1, 2, 1, 8, '', 4, 7);",
+            )
+            .expect("entries");
+            conn.execute("UPDATE accounts SET used = ?1", [2 * raw.len() as i64])
+                .expect("used");
+        }
+        let store = SqliteStore::open(dir.path()).expect("migrate");
+        let a = AccountId(1);
+        let inbox = store
+            .mailbox_by_name(a, "INBOX")
+            .await
+            .expect("get")
+            .expect("INBOX");
+        assert_eq!(
+            (inbox.exists, inbox.unseen, inbox.deleted, inbox.size),
+            (2, 1, 1, 2 * raw.len() as u64)
+        );
+        assert!(inbox.subscribed);
+        let old = store
+            .mailbox_by_name(a, "Old")
+            .await
+            .expect("get")
+            .expect("Old");
+        assert!(!old.subscribed);
+        assert_eq!(store.list_subscriptions(a).await.expect("subs"), ["INBOX"]);
+        let entries = store.entries(a, inbox.id).await.expect("entries");
+        assert_eq!(
+            (entries[0].size, entries[0].internal_date),
+            (raw.len() as u64, 42)
+        );
+        assert_eq!(
+            store.mailbox_keywords(a, inbox.id).await.expect("keywords"),
+            ["$Work", "Later"]
+        );
+        let header = store.message_header(a, MessageId(1)).await.expect("header");
+        assert_eq!(
+            header.as_slice(),
+            b"From: old@example.net\r\nSubject: Legacy invoice\r\n\r\n"
+        );
+        let found = store
+            .search_text(a, inbox.id, SearchField::Body, "body text")
+            .await
+            .expect("search");
+        assert_eq!(found, [Uid(1), Uid(2)]);
+        assert_eq!(
+            store
+                .first_unseen(a, inbox.id)
+                .await
+                .expect("unseen")
+                .map(|f| f.uid),
+            Some(Uid(2))
+        );
+        let report = store.check().await.expect("check");
+        assert!(report.problems.is_empty(), "{:#?}", report.problems);
     }
 }
