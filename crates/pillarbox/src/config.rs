@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use pillarbox_delivery::DeliveryConfig;
+use pillarbox_imap_server::ImapConfig;
 use pillarbox_pop3_server::Pop3Config;
 use pillarbox_smtp_server::SmtpConfig;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,8 @@ pub struct Config {
     /// The certificate for STARTTLS and implicit-TLS listeners.
     pub tls: TlsConfig,
     /// The listeners. Default: the quick-start set on 127.0.0.1 (SMTP 2525,
-    /// LMTP 2424, POP3 1110, POP3 over TLS 1995).
+    /// LMTP 2424, POP3 1110, POP3 over TLS 1995, IMAP 1143, IMAP over TLS
+    /// 1993).
     #[serde(rename = "listener")]
     pub listeners: Vec<ListenerConfig>,
     /// Connection limits shared by all listeners.
@@ -28,6 +30,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// POP3 sessions.
     pub pop3: Pop3Config,
+    /// IMAP sessions.
+    pub imap: ImapConfig,
     /// Inbound delivery: recipient resolution and headers added on receipt.
     pub delivery: DeliveryConfig,
     /// Log filter in `tracing` syntax, e.g. `info` or `pillarbox=debug`.
@@ -56,6 +60,8 @@ pub enum Protocol {
     Lmtp,
     /// POP3 (port 110 with STLS, 995 with `tls = "implicit"`).
     Pop3,
+    /// IMAP (port 143 with STARTTLS, 993 with `tls = "implicit"`).
+    Imap,
 }
 
 /// How a listener uses TLS.
@@ -93,6 +99,7 @@ impl ListenerConfig {
             Protocol::Smtp => "smtp",
             Protocol::Lmtp => "lmtp",
             Protocol::Pop3 => "pop3",
+            Protocol::Imap => "imap",
         };
         if self.tls == TlsMode::Implicit {
             format!("{base}s")
@@ -136,6 +143,8 @@ pub fn quick_start_listeners() -> Vec<ListenerConfig> {
         l(Protocol::Lmtp, 2424, TlsMode::None),
         l(Protocol::Pop3, 1110, TlsMode::Starttls),
         l(Protocol::Pop3, 1995, TlsMode::Implicit),
+        l(Protocol::Imap, 1143, TlsMode::Starttls),
+        l(Protocol::Imap, 1993, TlsMode::Implicit),
     ]
 }
 
@@ -148,6 +157,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             smtp: SmtpConfig::default(),
             pop3: Pop3Config::default(),
+            imap: ImapConfig::default(),
             delivery: DeliveryConfig::default(),
             log: "info".into(),
         }
@@ -207,6 +217,9 @@ impl Config {
         if self.smtp.hostname.is_empty() {
             self.smtp.hostname = self.hostname.clone();
         }
+        if self.imap.hostname.is_empty() {
+            self.imap.hostname = self.hostname.clone();
+        }
         if self.pop3.hostname.is_empty() {
             self.pop3.hostname = self.hostname.clone();
         }
@@ -244,7 +257,7 @@ mod tests {
     #[test]
     fn defaults_are_the_quick_start() {
         let c = Config::load(None).expect("defaults");
-        assert_eq!(c.listeners.len(), 4);
+        assert_eq!(c.listeners.len(), 6);
         assert_eq!(c.smtp.hostname, "localhost");
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pillarbox_delivery::Delivery;
+use pillarbox_imap_server::{ImapContext, ImapSession};
 use pillarbox_net::driver::DriveOptions;
 use pillarbox_net::tls::CertSource;
 use pillarbox_net::{ConnLimiter, ListenerSpec, serve_listener};
@@ -96,6 +97,7 @@ impl Server {
         ));
         let smtp = SmtpContext::new(store.clone(), delivery, config.smtp.clone(), clock.clone());
         let pop3 = Pop3Context::new(store.clone(), config.pop3.clone(), clock.clone());
+        let imap = ImapContext::new(store.clone(), config.imap.clone(), clock.clone());
 
         let limiter = ConnLimiter::new(
             config.limits.connections_per_ip,
@@ -130,6 +132,7 @@ impl Server {
                     b"421 4.7.0 Too many connections, try again later\r\n"
                 }
                 Protocol::Pop3 => b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+                Protocol::Imap => b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
             };
             let spec = ListenerSpec {
                 name: l.name(),
@@ -149,6 +152,17 @@ impl Server {
                         listener,
                         spec,
                         move |conn| SmtpSession::new(ctx.clone(), conn, mode),
+                        opts,
+                        limiter2,
+                        tracker2,
+                    ));
+                }
+                Protocol::Imap => {
+                    let ctx = imap.clone();
+                    tracker.spawn(serve_listener(
+                        listener,
+                        spec,
+                        move |conn| ImapSession::new(ctx.clone(), conn),
                         opts,
                         limiter2,
                         tracker2,

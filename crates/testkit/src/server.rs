@@ -35,6 +35,14 @@ tls = "starttls"
 protocol = "pop3"
 address = "127.0.0.1:0"
 tls = "implicit"
+[[listener]]
+protocol = "imap"
+address = "127.0.0.1:0"
+tls = "starttls"
+[[listener]]
+protocol = "imap"
+address = "127.0.0.1:0"
+tls = "implicit"
 "#;
 
 /// 2026-01-01T00:00:00Z, the manual clock's start.
@@ -85,7 +93,8 @@ impl TestServer {
         }
     }
 
-    /// The address of a listener by short name: `smtp`, `lmtp`, `pop3`, `pop3s`.
+    /// The address of a listener by short name: `smtp`, `lmtp`, `pop3`,
+    /// `pop3s`, `imap`, `imaps`.
     pub fn addr(&self, name: &str) -> SocketAddr {
         let server = self.server.as_ref().expect("running");
         let (p, t) = match name {
@@ -93,6 +102,8 @@ impl TestServer {
             "lmtp" => (Protocol::Lmtp, TlsMode::Starttls),
             "pop3" => (Protocol::Pop3, TlsMode::Starttls),
             "pop3s" => (Protocol::Pop3, TlsMode::Implicit),
+            "imap" => (Protocol::Imap, TlsMode::Starttls),
+            "imaps" => (Protocol::Imap, TlsMode::Implicit),
             other => panic!("unknown listener {other}"),
         };
         server.address(p, t).expect("listener")
@@ -101,7 +112,7 @@ impl TestServer {
     /// Opens a connection to a listener by short name (implicit TLS for `*s`).
     pub async fn connect(&self, name: &str) -> Conn {
         let addr = self.addr(name);
-        if name.ends_with('s') && name != "pop3" {
+        if name == "pop3s" || name == "imaps" {
             Conn::connect_tls(addr, self.client_tls.clone())
                 .await
                 .expect("connect tls")

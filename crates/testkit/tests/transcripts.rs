@@ -57,3 +57,8 @@ async fn pop3_transcripts() {
 async fn net_transcripts() {
     run_dir("net").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_transcripts() {
+    run_dir("imap").await;
+}

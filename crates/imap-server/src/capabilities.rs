@@ -1,0 +1,38 @@
+//! What CAPABILITY advertises: only what works.
+
+/// Capabilities after login (and before it, minus the auth ones).
+pub(crate) const BASE: &[&str] = &[
+    "IMAP4rev2",
+    "IMAP4rev1",
+    "LITERAL+",
+    "SASL-IR",
+    "ENABLE",
+    "ID",
+    "IDLE",
+    "NAMESPACE",
+    "UNSELECT",
+    "UIDPLUS",
+    "MOVE",
+    "CHILDREN",
+    "SPECIAL-USE",
+    "CREATE-SPECIAL-USE",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "ESEARCH",
+    "SEARCHRES",
+    "WITHIN",
+    "CONDSTORE",
+    "QRESYNC",
+    "STATUS=SIZE",
+    "BINARY",
+    "MULTIAPPEND",
+    "UTF8=ACCEPT",
+    "OBJECTID",
+    "SAVEDATE",
+    // RFC 9208 GETQUOTA/GETQUOTAROOT (RFC 2087 level: QUOTA=RES-STORAGE
+    // also needs the STATUS DELETED-STORAGE item, RFC 9208 §5.1).
+    "QUOTA",
+];
+
+/// SASL mechanisms offered (same as POP3 and submission).
+pub(crate) const AUTH: &[&str] = &["AUTH=PLAIN", "AUTH=LOGIN", "AUTH=SCRAM-SHA-256"];

@@ -1,0 +1,129 @@
+//! RFC 9051 §6.3.2 SELECT and §6.3.3 EXAMINE, with RFC 7162 CONDSTORE and
+//! QRESYNC parameters.
+
+use bytes::BytesMut;
+use pillarbox_imap_proto::{
+    Code, Data, FetchValue, Mailbox as WireMailbox, Response, SelectParams, SequenceSet, StatusKind,
+};
+
+use super::Completion;
+use crate::selected::{Selected, flag_list, write_flags};
+use crate::session::{ImapSession, State};
+
+pub(crate) async fn run(
+    s: &mut ImapSession,
+    mailbox: WireMailbox,
+    params: SelectParams,
+    examine: bool,
+) -> Completion {
+    if params.qresync.is_some() && !s.enabled.qresync {
+        return Completion::bad("QRESYNC must be enabled first");
+    }
+    // RFC 9051 §6.3.2: a SELECT first deselects, even if it then fails.
+    if s.deselect().is_some() && s.enabled.qresync {
+        // RFC 7162 §3.2.11
+        s.untagged_ok(Some(Code::Closed), "Previous mailbox closed");
+    }
+    let Some(account) = s.account() else {
+        return Completion::bad("Log in first");
+    };
+    if params.condstore {
+        s.enabled.condstore = true;
+    }
+    let store = s.ctx.store.clone();
+    let mb = match store.mailbox_by_name(account, mailbox.as_str()).await {
+        Ok(Some(mb)) => mb,
+        Ok(None) => return Completion::no(Some(Code::NonExistent), "No such mailbox"),
+        Err(e) => return Completion::store(&e),
+    };
+    let entries = match store.entries(account, mb.id).await {
+        Ok(e) => e,
+        Err(e) => return Completion::store(&e),
+    };
+    let keywords = match store.mailbox_keywords(account, mb.id).await {
+        Ok(k) => k,
+        Err(e) => return Completion::store(&e),
+    };
+    // The view must not claim more than the entries read: take the
+    // high-water mark from the entries themselves when they are older
+    // than the mailbox row just read.
+    let sel = Selected::new(&mb, &entries, examine, keywords);
+    let opts = s.encode_opts();
+    let mut out = BytesMut::new();
+    write_flags(&sel, &mut out, opts);
+    Response::Data(Data::Exists(sel.exists())).encode(&mut out, opts);
+    if !s.enabled.rev2 {
+        Response::Data(Data::Recent(0)).encode(&mut out, opts);
+        if let Ok(Some(first)) = store.first_unseen(account, mb.id).await {
+            Response::untagged(
+                StatusKind::Ok,
+                Some(Code::Unseen(first.seq)),
+                "First unseen",
+            )
+            .encode(&mut out, opts);
+        }
+    }
+    let ok = |code, text: &str, out: &mut BytesMut| {
+        Response::untagged(StatusKind::Ok, Some(code), text).encode(out, opts)
+    };
+    ok(Code::UidValidity(mb.uid_validity.0), "UIDs valid", &mut out);
+    ok(Code::UidNext(mb.uid_next.0), "Predicted next UID", &mut out);
+    ok(
+        Code::HighestModSeq(mb.highest_modseq.0),
+        "Highest mailbox modification sequence",
+        &mut out,
+    );
+    ok(
+        Code::MailboxId(format!("M{}", mb.id.0)),
+        "Mailbox id",
+        &mut out,
+    );
+
+    // RFC 7162 §3.2.5: QRESYNC resynchronisation.
+    if let Some(q) = &params.qresync
+        && q.uidvalidity == mb.uid_validity.0
+    {
+        {
+            let since = pillarbox_store::ModSeq(q.modseq);
+            let known = |uid: u32| {
+                q.known_uids
+                    .as_ref()
+                    .is_none_or(|k| k.contains(uid, u32::MAX))
+            };
+            match store.vanished(account, mb.id, since).await {
+                Ok(v) => {
+                    let v: Vec<u32> = v.into_iter().map(|u| u.0).filter(|u| known(*u)).collect();
+                    if let Some(uids) = SequenceSet::from_numbers(v) {
+                        Response::Data(Data::Vanished {
+                            earlier: true,
+                            uids,
+                        })
+                        .encode(&mut out, opts);
+                    }
+                }
+                Err(e) => return Completion::store(&e),
+            }
+            for e in entries.iter().filter(|e| e.modseq > since) {
+                if let Some(seq) = sel.seq_of(e.uid) {
+                    let items = vec![
+                        FetchValue::Uid(e.uid.0),
+                        FetchValue::Flags(flag_list(e.flags, &e.keywords, false)),
+                        FetchValue::ModSeq(e.modseq.0),
+                    ];
+                    Response::Data(Data::Fetch { seq, items }).encode(&mut out, opts);
+                }
+            }
+        }
+    }
+    s.out.extend_from_slice(&out);
+    let read_only = sel.read_only;
+    let State::Authenticated(auth) = std::mem::replace(&mut s.state, State::Logout) else {
+        return Completion::bad("Log in first");
+    };
+    s.state = State::Selected(auth, Box::new(sel));
+    if read_only {
+        Completion::ok_code(Code::ReadOnly, "EXAMINE completed")
+    } else {
+        Completion::ok_code(Code::ReadWrite, "SELECT completed")
+    }
+}

@@ -1,0 +1,78 @@
+//! State shared by all IMAP sessions of a server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use pillarbox_session::SharedClock;
+use pillarbox_store::{AccountId, Store};
+
+use crate::config::ImapConfig;
+
+/// Shared by every IMAP session.
+pub struct ImapContext {
+    pub store: Store,
+    pub config: ImapConfig,
+    pub clock: SharedClock,
+    sessions: Mutex<HashMap<AccountId, usize>>,
+}
+
+impl std::fmt::Debug for ImapContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapContext")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapContext {
+    pub fn new(store: Store, config: ImapConfig, clock: SharedClock) -> Arc<ImapContext> {
+        Arc::new(ImapContext {
+            store,
+            config,
+            clock,
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes a session slot of `account`, or `None` at the limit.
+    pub(crate) fn enter(self: &Arc<Self>, account: AccountId) -> Option<SessionSlot> {
+        let mut s = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let n = s.entry(account).or_insert(0);
+        if *n >= self.config.max_sessions_per_account {
+            return None;
+        }
+        *n += 1;
+        Some(SessionSlot {
+            ctx: self.clone(),
+            account,
+        })
+    }
+
+    /// The current time as Unix seconds.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// One authenticated session of an account; released on drop.
+#[derive(Debug)]
+pub(crate) struct SessionSlot {
+    ctx: Arc<ImapContext>,
+    account: AccountId,
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut s = self.ctx.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = s.get_mut(&self.account) {
+            *n -= 1;
+            if *n == 0 {
+                s.remove(&self.account);
+            }
+        }
+    }
+}

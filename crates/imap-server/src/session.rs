@@ -1,0 +1,399 @@
+//! The IMAP connection: state machine, event loop, response helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use pillarbox_imap_proto::{
+    Code, CommandError, CommandParser, Continue, Data, EncodeOptions, Event, ParserConfig,
+    Response, StatusKind, Tag,
+};
+use pillarbox_session::{ConnInfo, Control, Session, TlsInfo};
+use pillarbox_store::{AccountId, Change};
+use tokio::sync::broadcast;
+use tracing::{debug, info};
+
+use crate::capabilities;
+use crate::commands;
+use crate::context::{ImapContext, SessionSlot};
+use crate::selected::Selected;
+
+/// An authenticated user.
+pub(crate) struct Authed {
+    pub account: AccountId,
+    pub login: String,
+    /// The account's change feed.
+    pub feed: broadcast::Receiver<Change>,
+    /// Set when the feed lagged or carried a change of the selected mailbox
+    /// not yet reflected in the view.
+    pub dirty: bool,
+    _slot: SessionSlot,
+}
+
+impl Authed {
+    pub(crate) fn new(
+        account: AccountId,
+        login: String,
+        feed: broadcast::Receiver<Change>,
+        slot: SessionSlot,
+    ) -> Authed {
+        Authed {
+            account,
+            login,
+            feed,
+            dirty: false,
+            _slot: slot,
+        }
+    }
+}
+
+/// RFC 9051 §3: connection states; each carries exactly its data.
+pub(crate) enum State {
+    NotAuthenticated,
+    Authenticated(Authed),
+    Selected(Authed, Box<Selected>),
+    Logout,
+}
+
+/// Extensions the client turned on (RFC 5161 ENABLE, or implicitly).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Enabled {
+    /// ENABLE IMAP4rev2: rev2 behaviours (no \Recent, ESEARCH answers).
+    pub rev2: bool,
+    /// ENABLE UTF8=ACCEPT (RFC 6855 / 9051).
+    pub utf8: bool,
+    /// RFC 7162: CONDSTORE enabled (by ENABLE or a CONDSTORE-using command).
+    pub condstore: bool,
+    /// RFC 7162: QRESYNC enabled (VANISHED instead of EXPUNGE).
+    pub qresync: bool,
+}
+
+/// A command that spans several events.
+pub(crate) enum Pending {
+    None,
+    /// IDLE: waiting for DONE.
+    Idle {
+        tag: Tag,
+    },
+    /// AUTHENTICATE: waiting for a client response.
+    Authenticate(Box<commands::authenticate::InProgress>),
+    /// APPEND: message data arriving.
+    Append(Box<commands::append::InProgress>),
+}
+
+/// One IMAP connection.
+pub struct ImapSession {
+    pub(crate) ctx: Arc<ImapContext>,
+    pub(crate) conn: ConnInfo,
+    pub(crate) parser: CommandParser,
+    pub(crate) state: State,
+    pub(crate) enabled: Enabled,
+    pub(crate) pending: Pending,
+    /// Encoded responses not yet handed to the driver.
+    pub(crate) out: BytesMut,
+    pub(crate) auth_failures: u32,
+    bad_commands: u32,
+}
+
+impl ImapSession {
+    pub fn new(ctx: Arc<ImapContext>, conn: ConnInfo) -> ImapSession {
+        let cfg = ParserConfig {
+            max_line: ctx.config.max_line_length,
+            max_append: ctx.config.max_append_size,
+            ..ParserConfig::default()
+        };
+        ImapSession {
+            ctx,
+            conn,
+            parser: CommandParser::new(cfg),
+            state: State::NotAuthenticated,
+            enabled: Enabled::default(),
+            pending: Pending::None,
+            out: BytesMut::new(),
+            auth_failures: 0,
+            bad_commands: 0,
+        }
+    }
+
+    pub(crate) fn encode_opts(&self) -> EncodeOptions {
+        // RFC 9051 §5.1, §9 (quoted, mailbox): IMAP4rev2 uses UTF-8 for
+        // mailbox names and allows it in quoted strings, as UTF8=ACCEPT does.
+        EncodeOptions {
+            utf8: self.enabled.utf8 || self.enabled.rev2,
+        }
+    }
+
+    pub(crate) fn hostname(&self) -> &str {
+        if self.ctx.config.hostname.is_empty() {
+            "localhost"
+        } else {
+            &self.ctx.config.hostname
+        }
+    }
+
+    /// Whether LOGIN/AUTHENTICATE may be used now.
+    pub(crate) fn auth_allowed(&self) -> bool {
+        self.conn.tls.is_some() || self.ctx.config.allow_plaintext_auth
+    }
+
+    /// The capability list for the current state.
+    pub(crate) fn capabilities(&self) -> Vec<String> {
+        let mut caps: Vec<String> = capabilities::BASE.iter().map(|s| s.to_string()).collect();
+        if matches!(self.state, State::NotAuthenticated) {
+            if self.conn.tls.is_none() && self.conn.starttls_available {
+                caps.push("STARTTLS".into());
+            }
+            if self.auth_allowed() {
+                caps.extend(capabilities::AUTH.iter().map(|s| s.to_string()));
+            } else {
+                caps.push("LOGINDISABLED".into());
+            }
+        }
+        caps.push(format!("APPENDLIMIT={}", self.ctx.config.max_append_size));
+        caps
+    }
+
+    // --- response helpers ---
+
+    pub(crate) fn send(&mut self, r: Response) {
+        let opts = self.encode_opts();
+        r.encode(&mut self.out, opts);
+    }
+
+    pub(crate) fn data(&mut self, d: Data) {
+        self.send(Response::Data(d));
+    }
+
+    pub(crate) fn tagged(&mut self, tag: &Tag, kind: StatusKind, code: Option<Code>, text: &str) {
+        self.send(Response::tagged(tag.clone(), kind, code, text));
+    }
+
+    pub(crate) fn bad(&mut self, tag: &Tag, text: &str) -> Control {
+        self.tagged(tag, StatusKind::Bad, None, text);
+        Control::Continue
+    }
+
+    pub(crate) fn untagged_ok(&mut self, code: Option<Code>, text: &str) {
+        self.send(Response::untagged(StatusKind::Ok, code, text));
+    }
+
+    pub(crate) fn bye(&mut self, text: &str) {
+        self.send(Response::untagged(StatusKind::Bye, None, text));
+    }
+
+    pub(crate) fn continuation(&mut self, text: &str) {
+        self.send(Response::Continue(Continue::Text(text.to_string())));
+    }
+
+    /// The account of an authenticated session.
+    pub(crate) fn account(&self) -> Option<AccountId> {
+        match &self.state {
+            State::Authenticated(a) | State::Selected(a, _) => Some(a.account),
+            _ => None,
+        }
+    }
+
+    /// Leaves the selected state (CLOSE, UNSELECT, a new SELECT).
+    pub(crate) fn deselect(&mut self) -> Option<Box<Selected>> {
+        match std::mem::replace(&mut self.state, State::Logout) {
+            State::Selected(a, s) => {
+                self.state = State::Authenticated(a);
+                Some(s)
+            }
+            other => {
+                self.state = other;
+                None
+            }
+        }
+    }
+
+    /// Reports changes of the selected mailbox made elsewhere.
+    /// `allow_expunge` is false while answering FETCH, STORE and SEARCH by
+    /// sequence number (RFC 9051 §7.5.1).
+    pub(crate) async fn sync(&mut self, allow_expunge: bool) {
+        let State::Selected(auth, sel) = &mut self.state else {
+            return;
+        };
+        // Drain the feed: only changes of our mailbox matter.
+        loop {
+            match auth.feed.try_recv() {
+                Ok(c) => {
+                    if c.mailbox == sel.mailbox && c.modseq > sel.known_modseq {
+                        auth.dirty = true;
+                    }
+                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => auth.dirty = true,
+                Err(_) => break,
+            }
+        }
+        let expunges_due = allow_expunge && !sel.pending_expunge.is_empty();
+        if !auth.dirty && !expunges_due {
+            return;
+        }
+        let store = self.ctx.store.clone();
+        let account = auth.account;
+        let enabled = self.enabled;
+        let mut out = BytesMut::new();
+        let opts = EncodeOptions {
+            utf8: enabled.utf8 || enabled.rev2,
+        };
+        match sel
+            .sync(&store, account, allow_expunge, enabled, &mut out, opts)
+            .await
+        {
+            Ok(()) => auth.dirty = false,
+            Err(e) => debug!(error = %e, "sync failed; will retry"),
+        }
+        self.out.extend_from_slice(&out);
+    }
+
+    /// Handles one parser event.
+    async fn event(&mut self, ev: Event) -> Control {
+        match ev {
+            Event::Command(cmd) => {
+                if !matches!(self.pending, Pending::None) {
+                    return self.bad(&cmd.tag, "Another command is in progress");
+                }
+                commands::dispatch(self, cmd).await
+            }
+            Event::LiteralRequest(req) => {
+                self.parser.accept_literal();
+                let _ = req;
+                self.continuation("Ready for literal data");
+                Control::Continue
+            }
+            Event::AppendMessage(m) => commands::append::message(self, m).await,
+            Event::AppendData(chunk) => commands::append::data(self, &chunk),
+            Event::AppendDone { tag } => commands::append::done(self, tag).await,
+            Event::IdleDone => commands::idle::done(self).await,
+            Event::AuthenticateData(d) => commands::authenticate::response(self, Some(d)).await,
+            Event::AuthenticateCancel => commands::authenticate::response(self, None).await,
+        }
+    }
+
+    async fn parse_error(&mut self, e: CommandError) -> Control {
+        // A broken-off APPEND leaves nothing behind (RFC 3502 §3).
+        if matches!(self.pending, Pending::Append(_)) {
+            commands::append::abort(self).await;
+        }
+        self.bad_commands += 1;
+        let text = e.error.to_string();
+        match (&e.tag, e.status()) {
+            (Some(tag), StatusKind::No) => {
+                let tag = tag.clone();
+                self.tagged(&tag, StatusKind::No, e.code(), &text);
+            }
+            (Some(tag), _) => {
+                let tag = tag.clone();
+                self.tagged(&tag, StatusKind::Bad, e.code(), &text);
+            }
+            (None, _) => self.send(Response::untagged(StatusKind::Bad, e.code(), &text)),
+        }
+        if self.bad_commands > self.ctx.config.max_bad_commands {
+            self.bye("Too many invalid commands");
+            self.state = State::Logout;
+            return Control::Close;
+        }
+        Control::Continue
+    }
+}
+
+impl Session for ImapSession {
+    async fn greeting(&mut self, out: &mut Vec<u8>) -> Control {
+        let caps = self.capabilities();
+        let host = self.hostname().to_string();
+        self.untagged_ok(
+            Some(Code::Capability(caps)),
+            &format!("{host} Pillarbox IMAP ready"),
+        );
+        out.extend_from_slice(&self.out.split());
+        Control::Continue
+    }
+
+    async fn input(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
+        let mut control = Control::Continue;
+        loop {
+            match self.parser.feed(buf) {
+                Ok(None) => break,
+                Ok(Some(ev)) => {
+                    control = self.event(ev).await;
+                }
+                Err(e) => control = self.parse_error(e).await,
+            }
+            if control != Control::Continue {
+                break;
+            }
+        }
+        out.extend_from_slice(&self.out.split());
+        if self.out.capacity() > 64 * 1024 {
+            self.out = BytesMut::new();
+        }
+        control
+    }
+
+    async fn closed(&mut self) {
+        commands::append::abort(self).await;
+        if let Some(a) = self.account() {
+            let login = match &self.state {
+                State::Authenticated(x) | State::Selected(x, _) => x.login.as_str(),
+                _ => "",
+            };
+            debug!(session = self.conn.session_id, account = %a, login, "imap connection closed");
+        }
+        self.state = State::Logout;
+    }
+
+    fn tls_established(&mut self, info: TlsInfo) {
+        self.conn.tls = Some(info);
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        match self.state {
+            State::NotAuthenticated => Duration::from_secs(self.ctx.config.login_timeout_secs),
+            _ => Duration::from_secs(self.ctx.config.idle_timeout_secs.max(30 * 60)),
+        }
+    }
+
+    fn timed_out(&mut self, out: &mut Vec<u8>) {
+        self.bye("Autologout; idle for too long");
+        out.extend_from_slice(&self.out.split());
+    }
+
+    fn shutting_down(&mut self, out: &mut Vec<u8>) {
+        self.bye("Server shutting down");
+        out.extend_from_slice(&self.out.split());
+    }
+
+    async fn wake(&mut self) {
+        // Only an IDLE-ing session with a mailbox selected pushes changes.
+        if let (Pending::Idle { .. }, State::Selected(auth, sel)) = (&self.pending, &mut self.state)
+        {
+            loop {
+                match auth.feed.recv().await {
+                    Ok(c) if c.mailbox == sel.mailbox && c.modseq > sel.known_modseq => {
+                        auth.dirty = true;
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        auth.dirty = true;
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        }
+        std::future::pending::<()>().await;
+    }
+
+    async fn on_wake(&mut self, out: &mut Vec<u8>) -> Control {
+        self.sync(true).await;
+        out.extend_from_slice(&self.out.split());
+        Control::Continue
+    }
+}
+
+/// Logs a successful login.
+pub(crate) fn log_login(s: &ImapSession, login: &str, how: &str) {
+    info!(session = s.conn.session_id, peer = %s.conn.peer, account = login, how, "imap login");
+}
