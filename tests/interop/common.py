@@ -26,13 +26,20 @@ def _free_ports(names):
     return ports
 
 
-PORTS = _free_ports(["smtp", "lmtp", "pop3", "pop3s"])
+PORTS = _free_ports(["smtp", "lmtp", "pop3", "pop3s", "imap", "imaps",
+                    "submission", "submissions"])
 
 CONFIG = """
 hostname = "mail.example.org"
 log = "info"
 [pop3]
 allow_plaintext_auth = {plain}
+auth_failure_delay_ms = 0
+[imap]
+allow_plaintext_auth = {plain}
+auth_failure_delay_ms = 0
+[smtp]
+submission_auth_failure_delay_ms = 0
 [[listener]]
 protocol = "smtp"
 address = "127.0.0.1:{smtp}"
@@ -48,6 +55,22 @@ tls = "starttls"
 [[listener]]
 protocol = "pop3"
 address = "127.0.0.1:{pop3s}"
+tls = "implicit"
+[[listener]]
+protocol = "imap"
+address = "127.0.0.1:{imap}"
+tls = "starttls"
+[[listener]]
+protocol = "imap"
+address = "127.0.0.1:{imaps}"
+tls = "implicit"
+[[listener]]
+protocol = "submission"
+address = "127.0.0.1:{submission}"
+tls = "starttls"
+[[listener]]
+protocol = "submission"
+address = "127.0.0.1:{submissions}"
 tls = "implicit"
 """
 

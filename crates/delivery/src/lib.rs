@@ -7,7 +7,8 @@
 //!
 //! RFCs: RFC 5321 §4.4 (trace information: `Return-Path:` and `Received:`
 //! added at final delivery), RFC 3848 / RFC 6531 §3.7.3 (the `with` protocol
-//! keywords, chosen by the caller), RFC 5322 §3.3 (dates), RFC 5233
+//! keywords, chosen by the caller; the authenticated login, if any, is
+//! noted in a comment), RFC 5322 §3.3 (dates), RFC 5233
 //! (subaddress `local+tag`).
 //!
 //! Invariants callers rely on:
@@ -70,6 +71,9 @@ pub struct Envelope {
     pub protocol: &'static str,
     /// TLS facts, if the connection is encrypted.
     pub tls: Option<TlsInfo>,
+    /// The login the client authenticated as (SMTP AUTH on submission),
+    /// noted in the `Received:` field; `None` for unauthenticated sessions.
+    pub authenticated: Option<String>,
     /// A trace id for this transaction (appears in `Received: ... id`);
     /// empty for none.
     pub id: String,

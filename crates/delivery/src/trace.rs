@@ -52,6 +52,15 @@ fn sanitize_path(path: &str) -> String {
         .collect()
 }
 
+/// Keeps a login from breaking out of a header comment: no controls,
+/// parentheses or backslashes, bounded length.
+fn sanitize_comment(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() && !matches!(c, '(' | ')' | '\\'))
+        .take(320)
+        .collect()
+}
+
 /// The `Return-Path:` and `Received:` header fields for a delivery, each
 /// ending in CRLF, folded at whitespace to stay short.
 pub fn trace_headers(envelope: &Envelope, hostname: &str, now: SystemTime) -> String {
@@ -78,6 +87,10 @@ pub fn trace_headers(envelope: &Envelope, hostname: &str, now: SystemTime) -> St
             sanitize_helo(&tls.protocol),
             sanitize_helo(&tls.cipher)
         );
+    }
+    // RFC 3848 §1 (ESMTPA/ESMTPSA): who authenticated, as a comment.
+    if let Some(login) = &envelope.authenticated {
+        let _ = write!(out, "\r\n\t(authenticated as {})", sanitize_comment(login));
     }
     if !envelope.id.is_empty() {
         let _ = write!(out, " id {}", sanitize_helo(&envelope.id));
@@ -136,6 +149,7 @@ mod tests {
             peer_ip: "192.0.2.7".parse().unwrap(),
             protocol: "ESMTP",
             tls: None,
+            authenticated: None,
             id: "abc123".into(),
         }
     }
@@ -176,6 +190,18 @@ mod tests {
         assert!(h.contains("(version=TLSv1.3 cipher=TLS13_AES_128_GCM_SHA256)"));
         assert!(h.contains("from evilX-Injected:1 ("));
         assert_eq!(h.matches("\r\n").count(), 5);
+    }
+
+    #[test]
+    fn received_names_the_authenticated_login() {
+        let mut e = envelope(&["a@example.org"]);
+        e.protocol = "ESMTPSA";
+        e.authenticated = Some("bob@example.org (x)\r\nX: 1".into());
+        let h = trace_headers(&e, "mx", UNIX_EPOCH);
+        assert!(
+            h.contains("with ESMTPSA\r\n\t(authenticated as bob@example.org xX: 1) id abc123"),
+            "{h}"
+        );
     }
 
     #[test]

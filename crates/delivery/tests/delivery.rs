@@ -325,6 +325,7 @@ fn envelope(recipients: Vec<(&str, Vec<AccountId>)>) -> Envelope {
         peer_ip: "192.0.2.1".parse().unwrap(),
         protocol: "ESMTP",
         tls: None,
+        authenticated: None,
         id: "t1".into(),
     }
 }

@@ -20,13 +20,13 @@ pub struct Config {
     /// The certificate for STARTTLS and implicit-TLS listeners.
     pub tls: TlsConfig,
     /// The listeners. Default: the quick-start set on 127.0.0.1 (SMTP 2525,
-    /// LMTP 2424, POP3 1110, POP3 over TLS 1995, IMAP 1143, IMAP over TLS
-    /// 1993).
+    /// submission 5587 with STARTTLS and 5465 over TLS, LMTP 2424, POP3
+    /// 1110, POP3 over TLS 1995, IMAP 1143, IMAP over TLS 1993).
     #[serde(rename = "listener")]
     pub listeners: Vec<ListenerConfig>,
     /// Connection limits shared by all listeners.
     pub limits: LimitsConfig,
-    /// SMTP (MX) and LMTP sessions.
+    /// SMTP (MX), submission and LMTP sessions.
     pub smtp: SmtpConfig,
     /// POP3 sessions.
     pub pop3: Pop3Config,
@@ -56,6 +56,9 @@ pub struct TlsConfig {
 pub enum Protocol {
     /// SMTP for mail from the Internet (MX; port 25 in production).
     Smtp,
+    /// Message submission from users' mail clients, with AUTH (RFC 6409;
+    /// port 587 with STARTTLS, 465 with `tls = "implicit"`, RFC 8314).
+    Submission,
     /// LMTP (RFC 2033) for hand-off from another MTA, e.g. Postfix.
     Lmtp,
     /// POP3 (port 110 with STLS, 995 with `tls = "implicit"`).
@@ -70,7 +73,8 @@ pub enum Protocol {
 pub enum TlsMode {
     /// Plaintext only; no STARTTLS/STLS offered.
     None,
-    /// Plaintext with STARTTLS (SMTP, LMTP) or STLS (POP3) offered.
+    /// Plaintext with STARTTLS (SMTP, submission, LMTP, IMAP) or STLS
+    /// (POP3) offered.
     Starttls,
     /// TLS from the first byte (ports 465/995 style).
     Implicit,
@@ -97,6 +101,7 @@ impl ListenerConfig {
     pub fn name(&self) -> String {
         let base = match self.protocol {
             Protocol::Smtp => "smtp",
+            Protocol::Submission => "submission",
             Protocol::Lmtp => "lmtp",
             Protocol::Pop3 => "pop3",
             Protocol::Imap => "imap",
@@ -140,6 +145,8 @@ pub fn quick_start_listeners() -> Vec<ListenerConfig> {
     };
     vec![
         l(Protocol::Smtp, 2525, TlsMode::Starttls),
+        l(Protocol::Submission, 5587, TlsMode::Starttls),
+        l(Protocol::Submission, 5465, TlsMode::Implicit),
         l(Protocol::Lmtp, 2424, TlsMode::None),
         l(Protocol::Pop3, 1110, TlsMode::Starttls),
         l(Protocol::Pop3, 1995, TlsMode::Implicit),
@@ -239,6 +246,19 @@ impl Config {
                     l.address
                 )));
             }
+            // RFC 8314 §3.3: no AUTH in cleartext, so such a listener
+            // could never accept a message.
+            if l.protocol == Protocol::Submission
+                && l.tls == TlsMode::None
+                && !self.smtp.submission_allow_plaintext_auth
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "the submission listener on {} has tls = \"none\": clients could never \
+                     authenticate (use starttls or implicit, or set \
+                     smtp.submission_allow_plaintext_auth for tests)",
+                    l.address
+                )));
+            }
         }
         if self.limits.connections_per_ip == 0 || self.limits.connections_total == 0 {
             return Err(ConfigError::Invalid("connection limits must be > 0".into()));
@@ -257,7 +277,11 @@ mod tests {
     #[test]
     fn defaults_are_the_quick_start() {
         let c = Config::load(None).expect("defaults");
-        assert_eq!(c.listeners.len(), 6);
+        assert_eq!(c.listeners.len(), 8);
+        assert!(
+            c.listeners.iter().any(|l| l.name() == "submissions"
+                && l.address == SocketAddr::from(([127, 0, 0, 1], 5465)))
+        );
         assert_eq!(c.smtp.hostname, "localhost");
     }
 
@@ -273,6 +297,16 @@ mod tests {
         let example: toml::Value = toml::from_str(EXAMPLE).expect("example parses");
         let defaults = toml::Value::try_from(Config::default()).expect("defaults serialise");
         assert_eq!(example, defaults);
+    }
+
+    #[test]
+    fn cleartext_submission_needs_plaintext_auth() {
+        let listener =
+            "[[listener]]\nprotocol = \"submission\"\naddress = \"127.0.0.1:0\"\ntls = \"none\"\n";
+        let e = Config::from_toml(listener, Path::new("t")).expect_err("refused");
+        assert!(e.to_string().contains("submission"), "{e}");
+        let allowed = format!("[smtp]\nsubmission_allow_plaintext_auth = true\n{listener}");
+        Config::from_toml(&allowed, Path::new("t")).expect("allowed for tests");
     }
 
     #[test]

@@ -128,7 +128,7 @@ impl Server {
                 shutdown: shutdown.clone(),
             };
             let busy: &[u8] = match l.protocol {
-                Protocol::Smtp | Protocol::Lmtp => {
+                Protocol::Smtp | Protocol::Submission | Protocol::Lmtp => {
                     b"421 4.7.0 Too many connections, try again later\r\n"
                 }
                 Protocol::Pop3 => b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
@@ -141,12 +141,12 @@ impl Server {
             };
             let (limiter2, tracker2) = (limiter.clone(), tracker.clone());
             match l.protocol {
-                Protocol::Smtp | Protocol::Lmtp => {
+                Protocol::Smtp | Protocol::Submission | Protocol::Lmtp => {
                     let ctx = smtp.clone();
-                    let mode = if l.protocol == Protocol::Smtp {
-                        Mode::Mx
-                    } else {
-                        Mode::Lmtp
+                    let mode = match l.protocol {
+                        Protocol::Submission => Mode::Submission,
+                        Protocol::Lmtp => Mode::Lmtp,
+                        _ => Mode::Mx,
                     };
                     tracker.spawn(serve_listener(
                         listener,

@@ -1,8 +1,10 @@
-//! Configuration of SMTP and LMTP sessions.
+//! Configuration of SMTP, submission and LMTP sessions.
 
 use serde::{Deserialize, Serialize};
 
-/// SMTP (MX) and LMTP session settings (`[smtp]` in the configuration file).
+/// SMTP (MX), submission and LMTP session settings (`[smtp]` in the
+/// configuration file). The limits apply to every mode; the `submission_*`
+/// settings only to submission listeners (RFC 6409).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpConfig {
@@ -33,6 +35,17 @@ pub struct SmtpConfig {
     /// enable on a public MX: RFC 3207 §4 forbids requiring TLS there.
     /// Default false.
     pub require_tls: bool,
+    /// Submission: offer and accept AUTH on connections without TLS. When
+    /// false (the default), EHLO offers AUTH only after STARTTLS (or on an
+    /// implicit-TLS listener) and AUTH before TLS gets `538 5.7.11`
+    /// (RFC 8314 §3.3). Only for loopback tests.
+    pub submission_allow_plaintext_auth: bool,
+    /// Submission: failed AUTH attempts per connection; the last one is
+    /// followed by `421 4.7.0` and the connection closes. Default 3.
+    pub submission_max_auth_failures: u32,
+    /// Submission: milliseconds to wait before answering a failed AUTH, to
+    /// slow down password guessing. Default 1000; tests set 0.
+    pub submission_auth_failure_delay_ms: u64,
 }
 
 impl Default for SmtpConfig {
@@ -46,6 +59,9 @@ impl Default for SmtpConfig {
             max_errors: 10,
             idle_timeout_secs: 300,
             require_tls: false,
+            submission_allow_plaintext_auth: false,
+            submission_max_auth_failures: 3,
+            submission_auth_failure_delay_ms: 1000,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Pillarbox's SMTP (MX) and LMTP session logic (DESIGN §3, layer 4).
+//! Pillarbox's SMTP (MX), submission and LMTP session logic (DESIGN §3,
+//! layer 4).
 //!
 //! [`SmtpSession`] implements [`pillarbox_session::Session`]: it never
 //! touches a socket. The network driver feeds it bytes and writes the
@@ -7,14 +8,25 @@
 //! RFCs: RFC 5321 (SMTP), RFC 2033 (LMTP: `LHLO`, one reply per recipient
 //! after the data), RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3030
 //! (CHUNKING/`BDAT`), RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034 and
-//! RFC 3463 (enhanced status codes), RFC 3207 (STARTTLS).
+//! RFC 3463 (enhanced status codes), RFC 3207 (STARTTLS); for submission
+//! RFC 6409 (message submission), RFC 8314 (implicit TLS, no AUTH in
+//! cleartext), RFC 4954 (AUTH with the `sasl` crate's PLAIN, LOGIN and
+//! SCRAM-SHA-256), RFC 3848 (ESMTPA/ESMTPSA in `Received:`).
 //!
 //! Invariants callers rely on:
 //! - `250` after DATA/`BDAT LAST` is sent only after the store reported the
 //!   message durable for at least one recipient (DESIGN §2.2); in LMTP each
 //!   recipient's `250` means that recipient's copy is durable.
-//! - Never an open relay: a recipient outside our domains gets
-//!   `554 5.7.1`. There is no AUTH yet (submission is a later issue).
+//! - Never an open relay: on MX and LMTP a recipient outside our domains
+//!   gets `554 5.7.1`. On submission nothing is accepted before a
+//!   successful AUTH (`530 5.7.0` for MAIL, RCPT, DATA, BDAT), and AUTH is
+//!   neither offered nor accepted before TLS unless
+//!   `submission_allow_plaintext_auth` is set (`538 5.7.11`).
+//! - Submission senders: the `MAIL FROM` address and every `From:` address
+//!   must belong to the authenticated account — its login, an alias that
+//!   delivers to it, or a `+tag` form of those (`553 5.7.1` at MAIL,
+//!   `550 5.7.1` after the data). Missing `Date:` and `Message-ID:` fields
+//!   are added (RFC 6409 §8.2, §8.3).
 //! - Bounded: command lines (`max_line_length`), message size
 //!   (`max_message_size`; data is streamed into a [`Spool`] that spills to a
 //!   temporary file past 1 MiB, never whole in memory while receiving),
@@ -37,6 +49,14 @@
 //!   targets are logged.
 //! - `RCPT TO:<Postmaster>` (no domain, RFC 5321 §4.5.1) is resolved as
 //!   `postmaster@<hostname>`.
+//! - Submission to another domain needs the outbound queue, which does not
+//!   exist yet: such a recipient gets `554 5.7.1 Outbound delivery not
+//!   configured` at RCPT (not counted as a client error); local recipients
+//!   are delivered at once, like MX mail. The queue replaces that reply.
+//! - Submission allows the null reverse-path `<>` for authenticated users
+//!   (RFC 8098 MDNs use it); the `From:` check still applies.
+//! - A `+tag` subaddress of an owned address is owned; a domain catch-all
+//!   does not make the catch-all account the owner of every address.
 //!
 //! [`Spool`]: pillarbox_message::spool::Spool
 
@@ -61,6 +81,10 @@ pub enum Mode {
     Mx,
     /// LMTP (RFC 2033): `LHLO`, one reply per recipient after the data.
     Lmtp,
+    /// Message submission (RFC 6409) from users' clients, normally port
+    /// 587 with STARTTLS or 465 with implicit TLS (RFC 8314): AUTH first,
+    /// then only the user's own addresses as senders.
+    Submission,
 }
 
 /// What every SMTP/LMTP session of a server shares.
@@ -105,7 +129,7 @@ impl SmtpContext {
         &self.config
     }
 
-    /// The store (AUTH for submission will read credentials from it).
+    /// The store (AUTH on submission reads credentials from it).
     pub fn store(&self) -> &Store {
         &self.store
     }

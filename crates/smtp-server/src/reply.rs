@@ -67,6 +67,8 @@ pub const C214_HELP: Reply = Reply::new(
     [2, 0, 0],
     "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY STARTTLS (RFC 5321)",
 );
+/// RFC 4954 §6: AUTH succeeded.
+pub const C235_AUTH_OK: Reply = Reply::new(235, [2, 7, 0], "Authentication successful");
 pub const C250_OK: Reply = Reply::new(250, [2, 0, 0], "OK");
 pub const C250_SENDER_OK: Reply = Reply::new(250, [2, 1, 0], "Sender OK");
 pub const C250_RECIPIENT_OK: Reply = Reply::new(250, [2, 1, 5], "Recipient OK");
@@ -80,6 +82,13 @@ pub const C252_CANNOT_VRFY: Reply = Reply::new(
     [2, 0, 0],
     "Cannot VRFY user, but will accept message and attempt delivery",
 );
+/// RFC 4954 §4: a server challenge (text replaced by the base64 data;
+/// no enhanced status code).
+pub const C334_CHALLENGE: Reply = Reply {
+    code: 334,
+    status: None,
+    text: "",
+};
 pub const C354_START_INPUT: Reply = Reply {
     code: 354,
     status: None,
@@ -89,11 +98,19 @@ pub const C354_START_INPUT: Reply = Reply {
 // --- transient ---
 pub const C421_TOO_MANY_ERRORS: Reply =
     Reply::new(421, [4, 7, 0], "Too many errors, closing connection");
+pub const C421_TOO_MANY_AUTH_FAILURES: Reply = Reply::new(
+    421,
+    [4, 7, 0],
+    "Too many authentication failures, closing connection",
+);
 pub const C421_TIMEOUT: Reply = Reply::new(421, [4, 4, 2], "Idle timeout, closing connection");
 pub const C451_LOCAL_ERROR: Reply =
     Reply::new(451, [4, 3, 0], "Temporary local problem, try again later");
 /// RFC 5321 §4.5.3.1.10.
 pub const C452_TOO_MANY_RECIPIENTS: Reply = Reply::new(452, [4, 5, 3], "Too many recipients");
+/// RFC 4954 §6: the credentials could not be checked (store trouble).
+pub const C454_AUTH_TEMPORARY: Reply =
+    Reply::new(454, [4, 7, 0], "Temporary authentication failure");
 
 // --- permanent: protocol ---
 pub const C500_UNRECOGNIZED: Reply = Reply::new(500, [5, 5, 1], "Command unrecognized");
@@ -106,6 +123,13 @@ pub const C501_SYNTAX: Reply = Reply::new(501, [5, 5, 4], "Syntax error");
 pub const C501_INVALID_PARAMETER: Reply = Reply::new(501, [5, 5, 4], "Invalid parameter value");
 pub const C501_BAD_SENDER: Reply = Reply::new(501, [5, 1, 7], "Bad sender address syntax");
 pub const C501_BAD_RECIPIENT: Reply = Reply::new(501, [5, 1, 3], "Bad recipient address syntax");
+/// RFC 4954 §4: the client answered a challenge with `*`.
+pub const C501_AUTH_CANCELLED: Reply = Reply::new(501, [5, 0, 0], "Authentication cancelled");
+/// RFC 4954 §4: a response (or initial response) that is not base64.
+pub const C501_AUTH_UNDECODABLE: Reply = Reply::new(501, [5, 5, 2], "Cannot decode response");
+/// A decoded SASL message that does not follow the mechanism's syntax.
+pub const C501_AUTH_MALFORMED: Reply =
+    Reply::new(501, [5, 5, 2], "Malformed authentication exchange");
 pub const C502_NOT_IMPLEMENTED: Reply = Reply::new(502, [5, 5, 1], "Command not implemented");
 pub const C503_HELO_FIRST: Reply = Reply::new(503, [5, 5, 1], "Send EHLO/HELO first");
 pub const C503_LHLO_FIRST: Reply = Reply::new(503, [5, 5, 1], "Send LHLO first");
@@ -115,8 +139,30 @@ pub const C503_NEED_MAIL: Reply = Reply::new(503, [5, 5, 1], "Need MAIL command"
 pub const C503_BDAT_IN_PROGRESS: Reply =
     Reply::new(503, [5, 5, 1], "Not allowed during a BDAT transfer");
 pub const C503_ALREADY_TLS: Reply = Reply::new(503, [5, 5, 1], "TLS already active");
+/// RFC 4954 §4: only one successful AUTH per session.
+pub const C503_ALREADY_AUTHENTICATED: Reply = Reply::new(503, [5, 5, 1], "Already authenticated");
+/// RFC 4954 §4: AUTH is not permitted during a mail transaction.
+pub const C503_AUTH_IN_TRANSACTION: Reply = Reply::new(
+    503,
+    [5, 5, 1],
+    "AUTH not permitted during a mail transaction",
+);
+/// RFC 4954 §4: a mechanism we do not offer.
+pub const C504_UNKNOWN_MECHANISM: Reply =
+    Reply::new(504, [5, 5, 4], "Unrecognized authentication type");
+/// RFC 4954 §6: submission needs AUTH before MAIL.
+pub const C530_AUTH_REQUIRED: Reply = Reply::new(530, [5, 7, 0], "Authentication required");
 pub const C530_TLS_REQUIRED: Reply =
     Reply::new(530, [5, 7, 0], "Must issue a STARTTLS command first");
+/// RFC 4954 §6: wrong user name or password (never says which).
+pub const C535_AUTH_FAILED: Reply =
+    Reply::new(535, [5, 7, 8], "Authentication credentials invalid");
+/// RFC 4954 §6 / RFC 8314 §3.3: AUTH before TLS on submission.
+pub const C538_ENCRYPTION_REQUIRED: Reply = Reply::new(
+    538,
+    [5, 7, 11],
+    "Encryption required for requested authentication mechanism",
+);
 pub const C555_UNSUPPORTED_PARAMETER: Reply = Reply::new(
     555,
     [5, 5, 4],
@@ -133,6 +179,14 @@ pub const C550_FORWARDING_UNAVAILABLE: Reply = Reply::new(
     [5, 7, 1],
     "Forwarding to remote addresses is not available",
 );
+/// Submission: a `From:` address the authenticated user does not own.
+pub const C550_FROM_NOT_OWNED: Reply = Reply::new(
+    550,
+    [5, 7, 1],
+    "From: header address not owned by the authenticated user",
+);
+/// Submission: RFC 5322 §3.6 requires a `From:` field.
+pub const C550_NO_FROM: Reply = Reply::new(550, [5, 6, 0], "Message has no From: header field");
 /// RFC 1870 §6.1 / RFC 3463 5.3.4.
 pub const C552_MESSAGE_TOO_BIG: Reply = Reply::new(
     552,
@@ -145,6 +199,20 @@ pub const C553_NON_ASCII_ADDRESS: Reply = Reply::new(
     553,
     [5, 6, 7],
     "Non-ASCII address requires the SMTPUTF8 parameter",
+);
+/// Submission: `MAIL FROM` names an address that is neither the
+/// authenticated login nor an alias delivering to it.
+pub const C553_SENDER_NOT_OWNED: Reply = Reply::new(
+    553,
+    [5, 7, 1],
+    "Sender address not owned by the authenticated user",
+);
+/// Submission: a recipient in another domain. There is no outbound queue
+/// yet; the queue replaces this reply with acceptance.
+pub const C554_NO_OUTBOUND: Reply = Reply::new(
+    554,
+    [5, 7, 1],
+    "Outbound delivery not configured: only local recipients are accepted",
 );
 pub const C554_RELAY_DENIED: Reply = Reply::new(554, [5, 7, 1], "Relay access denied");
 /// RFC 5321 §3.3: DATA/BDAT with no accepted recipient.

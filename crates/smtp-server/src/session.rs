@@ -1,5 +1,11 @@
-//! One SMTP/LMTP session: input framing, the command state machine, and
-//! message data (DATA and BDAT) streamed into a spool.
+//! One SMTP/submission/LMTP session: the command state machine and the
+//! end of a message. Input framing (command lines, DATA and BDAT streamed
+//! into a spool) lives in [`framing`], AUTH in [`auth`], the submission
+//! policy (sender checks, header fields an MSA adds) in [`submission`].
+
+mod auth;
+mod framing;
+mod submission;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -9,11 +15,13 @@ use bytes::{Buf, BytesMut};
 use pillarbox_delivery::{DeliveryError, Envelope, EnvelopeRecipient, Resolution};
 use pillarbox_message::spool::Spool;
 use pillarbox_session::{ConnInfo, Control, Session, TlsInfo};
+use pillarbox_store::AccountId;
 use smtp_proto::request::receiver::{BdatReceiver, DataReceiver, DummyDataReceiver};
 use smtp_proto::{EhloResponse, MailFrom, RcptTo, Request};
 
 use crate::reply::{self, Reply};
 use crate::{Mode, SmtpContext};
+use framing::Line;
 
 /// What the client said in HELO/EHLO/LHLO.
 #[derive(Debug)]
@@ -48,22 +56,23 @@ enum Phase {
     Chunk(MailTx, Spool, BdatReceiver),
     /// Consuming the octets of a refused BDAT chunk, then sending the reply.
     Discard(DummyDataReceiver, Reply),
+    /// Submission: an AUTH exchange waits for the client's next response
+    /// line (RFC 4954 §4).
+    Auth(Box<auth::InProgress>),
+}
+
+/// Who a submission session authenticated as (RFC 4954).
+#[derive(Debug, Clone)]
+struct Authenticated {
+    account: AccountId,
+    /// The account's login (lowercase).
+    login: String,
 }
 
 enum Hello {
     Helo,
     Ehlo,
     Lhlo,
-}
-
-/// One framed command line, or why there is none.
-enum Line {
-    /// A complete line (with its line ending).
-    Command(BytesMut),
-    /// An overlong line was answered and (partly) dropped.
-    Skipped,
-    /// Need more input.
-    Incomplete,
 }
 
 /// An SMTP or LMTP session on one connection.
@@ -80,6 +89,10 @@ pub struct SmtpSession {
     skipping_line: bool,
     errors: u32,
     closing: bool,
+    /// Submission: set by a successful AUTH, cleared by STARTTLS.
+    auth: Option<Authenticated>,
+    /// Submission: failed AUTH attempts on this connection.
+    auth_failures: u32,
 }
 
 impl SmtpSession {
@@ -94,6 +107,8 @@ impl SmtpSession {
             skipping_line: false,
             errors: 0,
             closing: false,
+            auth: None,
+            auth_failures: 0,
         }
     }
 
@@ -135,9 +150,15 @@ impl SmtpSession {
 
     fn helo_first(&self) -> Reply {
         match self.mode {
-            Mode::Mx => reply::C503_HELO_FIRST,
+            Mode::Mx | Mode::Submission => reply::C503_HELO_FIRST,
             Mode::Lmtp => reply::C503_LHLO_FIRST,
         }
+    }
+
+    /// Submission without a successful AUTH: no transaction may start
+    /// (RFC 4954 §6 `530 5.7.0`).
+    fn auth_required(&self) -> bool {
+        self.mode == Mode::Submission && self.auth.is_none()
     }
 
     /// The RFC 3848 / RFC 6531 §3.7.3 `with` keyword for `Received:`.
@@ -154,89 +175,23 @@ impl SmtpSession {
             (Mode::Mx, true, false, true) => "ESMTPS",
             (Mode::Mx, true, true, false) => "UTF8SMTP",
             (Mode::Mx, true, true, true) => "UTF8SMTPS",
+            // Submission transactions are always authenticated (RFC 3848
+            // ESMTPA/ESMTPSA, RFC 6531 UTF8SMTPA/UTF8SMTPSA).
+            (Mode::Submission, _, false, false) => "ESMTPA",
+            (Mode::Submission, _, false, true) => "ESMTPSA",
+            (Mode::Submission, _, true, false) => "UTF8SMTPA",
+            (Mode::Submission, _, true, true) => "UTF8SMTPSA",
         }
-    }
-
-    // --- input framing ---
-
-    /// Takes the next command line off the front of `buf`, enforcing
-    /// `max_line_length` (RFC 5321 §4.5.3.1.4 / §4.5.3.1.6: `500 5.5.6`).
-    fn next_line(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Line {
-        let newline = buf.iter().position(|&b| b == b'\n');
-        if self.skipping_line {
-            return match newline {
-                Some(pos) => {
-                    buf.advance(pos + 1);
-                    self.skipping_line = false;
-                    Line::Skipped
-                }
-                None => {
-                    buf.clear();
-                    Line::Incomplete
-                }
-            };
-        }
-        let max = self.ctx.config.max_line_length;
-        match newline {
-            Some(pos) if pos < max => Line::Command(buf.split_to(pos + 1)),
-            Some(pos) => {
-                buf.advance(pos + 1);
-                self.client_error(out, reply::C500_LINE_TOO_LONG);
-                Line::Skipped
-            }
-            None if buf.len() >= max => {
-                buf.clear();
-                self.skipping_line = true;
-                self.client_error(out, reply::C500_LINE_TOO_LONG);
-                Line::Skipped
-            }
-            None => Line::Incomplete,
-        }
-    }
-
-    /// Feeds DATA text to the dot-unstuffing receiver and the spool.
-    /// Returns true at the end-of-data line.
-    fn feed_data(
-        &mut self,
-        receiver: &mut DataReceiver,
-        spool: &mut Spool,
-        buf: &mut BytesMut,
-    ) -> bool {
-        let mut bytes = buf.iter();
-        let done = receiver.ingest(&mut bytes, &mut self.scratch);
-        let consumed = buf.len() - bytes.len();
-        buf.advance(consumed);
-        // The receiver removes the CR of the final `CRLF.CRLF` by popping
-        // it from the buffer, so a trailing CR stays here until the next
-        // input shows whether it belongs to the message.
-        let keep = usize::from(!done && self.scratch.last() == Some(&b'\r'));
-        let upto = self.scratch.len() - keep;
-        // Errors are sticky in the spool and reported at the end of data.
-        let _ = spool.write(&self.scratch[..upto]);
-        self.scratch.drain(..upto);
-        done
-    }
-
-    /// Feeds BDAT chunk octets to the spool. Returns true at chunk end.
-    fn feed_chunk(
-        &mut self,
-        receiver: &mut BdatReceiver,
-        spool: &mut Spool,
-        buf: &mut BytesMut,
-    ) -> bool {
-        self.scratch.clear();
-        let mut bytes = buf.iter();
-        let done = receiver.ingest(&mut bytes, &mut self.scratch);
-        let consumed = buf.len() - bytes.len();
-        buf.advance(consumed);
-        let _ = spool.write(&self.scratch);
-        self.scratch.clear();
-        done
     }
 
     // --- commands ---
 
     async fn command(&mut self, line: BytesMut, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
+        // smtp-proto reduces the mechanism name to a bit; AUTH is parsed
+        // here so that any registered name reaches the `sasl` crate.
+        if self.mode == Mode::Submission && auth::is_auth_command(&line) {
+            return self.auth(&line, out).await;
+        }
         let request = match Request::parse(&mut line.iter()) {
             Ok(request) => request.into_owned(),
             Err(error) => {
@@ -248,7 +203,7 @@ impl SmtpSession {
             Request::Ehlo { host } => self.hello(host, Hello::Ehlo, out),
             Request::Helo { host } => self.hello(host, Hello::Helo, out),
             Request::Lhlo { host } => self.hello(host, Hello::Lhlo, out),
-            Request::Mail { from } => self.mail(from, out),
+            Request::Mail { from } => self.mail(from, out).await,
             Request::Rcpt { to } => self.rcpt(to, &line, out).await,
             Request::Data => self.data(out),
             Request::Bdat {
@@ -285,7 +240,9 @@ impl SmtpSession {
             (Mode::Lmtp, Hello::Helo | Hello::Ehlo) => {
                 return self.client_error(out, reply::C500_USE_LHLO);
             }
-            (Mode::Mx, Hello::Lhlo) => return self.client_error(out, reply::C500_USE_EHLO),
+            (Mode::Mx | Mode::Submission, Hello::Lhlo) => {
+                return self.client_error(out, reply::C500_USE_EHLO);
+            }
             _ => {}
         }
         // RFC 5321 §4.1.4: EHLO/HELO also resets any transaction.
@@ -322,6 +279,16 @@ impl SmtpSession {
             out,
             format_args!("250-{} at your service\r\n", config.hostname),
         );
+        // RFC 4954 §4 / RFC 8314 §3.3: AUTH only over TLS unless allowed;
+        // written here so the mechanisms appear strongest first.
+        if self.auth_offered() {
+            out.extend_from_slice(b"250-AUTH");
+            for mechanism in pillarbox_sasl::Mechanism::ALL {
+                out.push(b' ');
+                out.extend_from_slice(mechanism.name().as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+        }
         out.extend_from_slice(rest);
         Control::Continue
     }
@@ -349,13 +316,15 @@ impl SmtpSession {
         reply::C220_TLS_GO_AHEAD.write(out);
         self.helo = None;
         self.phase = Phase::Idle;
+        self.auth = None;
         Control::StartTls
     }
 
-    fn mail(&mut self, from: MailFrom<String>, out: &mut Vec<u8>) -> Control {
+    async fn mail(&mut self, from: MailFrom<String>, out: &mut Vec<u8>) -> Control {
         let Some(helo) = &self.helo else {
             return self.client_error(out, self.helo_first());
         };
+        let extended = helo.extended;
         match self.phase {
             Phase::Idle => {}
             Phase::Chunks(..) => return self.client_error(out, reply::C503_BDAT_IN_PROGRESS),
@@ -363,6 +332,9 @@ impl SmtpSession {
         }
         if self.ctx.config.require_tls && self.conn.tls.is_none() {
             return self.client_error(out, reply::C530_TLS_REQUIRED);
+        }
+        if self.auth_required() {
+            return self.client_error(out, reply::C530_AUTH_REQUIRED);
         }
         // RFC 5321 §4.1.1.11: parameters of extensions we did not offer.
         let offered =
@@ -373,12 +345,14 @@ impl SmtpSession {
             || from.env_id.is_some()
             || from.solicit.is_some()
             || from.mtrk.is_some()
-            || from.auth.is_some()
+            // RFC 4954 §5: AUTH= is accepted (and not relayed: nothing is
+            // relayed yet) where AUTH is offered.
+            || (from.auth.is_some() && self.mode != Mode::Submission)
             || from.hold_for != 0
             || from.hold_until != 0
             || from.mt_priority != 0;
         let any = from.flags != 0 || from.size != 0;
-        if unsupported || (!helo.extended && any) {
+        if unsupported || (!extended && any) {
             return self.client_error(out, reply::C555_UNSUPPORTED_PARAMETER);
         }
         // RFC 1870 §6.1: refuse an announced size we would not accept.
@@ -388,6 +362,29 @@ impl SmtpSession {
         let smtputf8 = from.flags & smtp_proto::MAIL_SMTPUTF8 != 0;
         if !smtputf8 && !from.address.is_ascii() {
             return self.client_error(out, reply::C553_NON_ASCII_ADDRESS);
+        }
+        // RFC 6409 §4.1 / §8: the reverse-path must be an address of the
+        // authenticated user. The null reverse-path stays allowed (RFC 8098
+        // MDNs are sent with it); the From: field is checked at the end of
+        // the data in every case.
+        if let Some(auth) = &self.auth
+            && !from.address.is_empty()
+        {
+            match submission::sender_check(&self.ctx, auth, &from.address).await {
+                submission::SenderCheck::Owned => {}
+                submission::SenderCheck::NotOwned => {
+                    tracing::info!(
+                        session = self.conn.session_id,
+                        login = %auth.login,
+                        from = %from.address,
+                        "sender address not owned"
+                    );
+                    return self.client_error(out, reply::C553_SENDER_NOT_OWNED);
+                }
+                submission::SenderCheck::TemporaryFailure => {
+                    return self.reply(out, reply::C451_LOCAL_ERROR);
+                }
+            }
         }
         tracing::debug!(session = self.conn.session_id, from = %from.address, "MAIL");
         self.phase = Phase::Mail(MailTx {
@@ -401,6 +398,9 @@ impl SmtpSession {
     async fn rcpt(&mut self, to: RcptTo<String>, line: &[u8], out: &mut Vec<u8>) -> Control {
         if self.helo.is_none() {
             return self.client_error(out, self.helo_first());
+        }
+        if self.auth_required() {
+            return self.client_error(out, reply::C530_AUTH_REQUIRED);
         }
         let (count, smtputf8) = match &self.phase {
             Phase::Mail(tx) => (tx.recipients.len(), tx.smtputf8),
@@ -431,7 +431,12 @@ impl SmtpSession {
             return self.client_error(out, reply::C553_NON_ASCII_ADDRESS);
         }
         let resolution = self.ctx.delivery.resolve(&address).await;
-        let answer = reply::resolution(&resolution);
+        let answer = match (&resolution, self.mode) {
+            // Submission: an authenticated user may send anywhere, but
+            // there is no outbound queue yet; say so plainly.
+            (Resolution::NotLocalDomain, Mode::Submission) => reply::C554_NO_OUTBOUND,
+            _ => reply::resolution(&resolution),
+        };
         tracing::debug!(
             session = self.conn.session_id,
             to = %address,
@@ -454,6 +459,7 @@ impl SmtpSession {
                 }
                 self.reply(out, answer)
             }
+            Resolution::NotLocalDomain if self.mode == Mode::Submission => self.reply(out, answer),
             Resolution::NotLocalDomain | Resolution::UnknownUser => self.client_error(out, answer),
             Resolution::Local { .. } | Resolution::TemporaryFailure => self.reply(out, answer),
         }
@@ -462,6 +468,9 @@ impl SmtpSession {
     fn data(&mut self, out: &mut Vec<u8>) -> Control {
         if self.helo.is_none() {
             return self.client_error(out, self.helo_first());
+        }
+        if self.auth_required() {
+            return self.client_error(out, reply::C530_AUTH_REQUIRED);
         }
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Mail(tx) if !tx.recipients.is_empty() => {
@@ -497,6 +506,8 @@ impl SmtpSession {
         let max = self.ctx.config.max_message_size;
         let refused = if self.helo.is_none() {
             self.helo_first()
+        } else if self.auth_required() {
+            reply::C530_AUTH_REQUIRED
         } else {
             match std::mem::replace(&mut self.phase, Phase::Idle) {
                 Phase::Mail(tx) if !tx.recipients.is_empty() => {
@@ -526,7 +537,7 @@ impl SmtpSession {
             self.reply_each(out, &tx, reply::C552_MESSAGE_TOO_BIG);
             return;
         }
-        let raw = match spool.into_bytes() {
+        let mut raw = match spool.into_bytes() {
             Ok(raw) => raw,
             Err(error) => {
                 tracing::warn!(session, %error, "spool failed");
@@ -534,6 +545,22 @@ impl SmtpSession {
                 return;
             }
         };
+        let authenticated = self.auth.as_ref().map(|a| a.login.clone());
+        if let Some(auth) = &self.auth {
+            match submission::complete_message(&self.ctx, auth, raw).await {
+                Ok(completed) => raw = completed,
+                Err(answer) => {
+                    tracing::info!(
+                        session,
+                        login = %auth.login,
+                        code = answer.code,
+                        "submitted message refused"
+                    );
+                    self.reply_each(out, &tx, answer);
+                    return;
+                }
+            }
+        }
         let helo = self
             .helo
             .as_ref()
@@ -546,6 +573,7 @@ impl SmtpSession {
             helo,
             peer_ip: self.conn.peer.ip(),
             tls: self.conn.tls.clone(),
+            authenticated,
             id: self.ctx.next_transaction_id(session),
         };
         let size = raw.len();
@@ -569,7 +597,7 @@ impl SmtpSession {
                     answer.write_text(out, format_args!("<{}> {}", recipient.address, answer.text));
                 }
             }
-            Mode::Mx => {
+            Mode::Mx | Mode::Submission => {
                 let answer = reply::smtp_final(&results);
                 if answer.is_positive() {
                     answer.write_text(out, format_args!("{} as {}", answer.text, envelope.id));
@@ -585,7 +613,7 @@ impl SmtpSession {
     /// recipient in LMTP (RFC 2033 §4.2).
     fn reply_each(&self, out: &mut Vec<u8>, tx: &MailTx, answer: Reply) {
         match self.mode {
-            Mode::Mx => answer.write(out),
+            Mode::Mx | Mode::Submission => answer.write(out),
             Mode::Lmtp => {
                 for recipient in &tx.recipients {
                     answer.write_text(out, format_args!("<{}> {}", recipient.address, answer.text));
@@ -612,7 +640,7 @@ fn log_partial_failures(session: u64, envelope: &Envelope, results: &[Result<(),
 impl Session for SmtpSession {
     async fn greeting(&mut self, out: &mut Vec<u8>) -> Control {
         let protocol = match self.mode {
-            Mode::Mx => "ESMTP",
+            Mode::Mx | Mode::Submission => "ESMTP",
             Mode::Lmtp => "LMTP",
         };
         let text = format!(
@@ -670,9 +698,24 @@ impl Session for SmtpSession {
                     }
                     self.client_error(out, answer);
                 }
+                Phase::Auth(exchange) => match self.next_line(buf, out, true) {
+                    Line::Incomplete => {
+                        self.phase = Phase::Auth(exchange);
+                        return Control::Continue;
+                    }
+                    // RFC 4954 §4: an overlong response ends the exchange
+                    // (answered `500 5.5.6` by `next_line`).
+                    Line::Skipped => {}
+                    Line::Command(line) => {
+                        let control = self.auth_response(*exchange, &line, out).await;
+                        if control != Control::Continue {
+                            return control;
+                        }
+                    }
+                },
                 phase => {
                     self.phase = phase;
-                    match self.next_line(buf, out) {
+                    match self.next_line(buf, out, false) {
                         Line::Incomplete => return Control::Continue,
                         Line::Skipped => {}
                         Line::Command(line) => {
@@ -698,6 +741,7 @@ impl Session for SmtpSession {
         self.helo = None;
         self.phase = Phase::Idle;
         self.skipping_line = false;
+        self.auth = None;
     }
 
     fn idle_timeout(&self) -> Duration {

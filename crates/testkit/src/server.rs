@@ -24,6 +24,14 @@ protocol = "smtp"
 address = "127.0.0.1:0"
 tls = "starttls"
 [[listener]]
+protocol = "submission"
+address = "127.0.0.1:0"
+tls = "starttls"
+[[listener]]
+protocol = "submission"
+address = "127.0.0.1:0"
+tls = "implicit"
+[[listener]]
 protocol = "lmtp"
 address = "127.0.0.1:0"
 tls = "starttls"
@@ -93,12 +101,14 @@ impl TestServer {
         }
     }
 
-    /// The address of a listener by short name: `smtp`, `lmtp`, `pop3`,
-    /// `pop3s`, `imap`, `imaps`.
+    /// The address of a listener by short name: `smtp`, `submission`,
+    /// `submissions`, `lmtp`, `pop3`, `pop3s`, `imap`, `imaps`.
     pub fn addr(&self, name: &str) -> SocketAddr {
         let server = self.server.as_ref().expect("running");
         let (p, t) = match name {
             "smtp" => (Protocol::Smtp, TlsMode::Starttls),
+            "submission" => (Protocol::Submission, TlsMode::Starttls),
+            "submissions" => (Protocol::Submission, TlsMode::Implicit),
             "lmtp" => (Protocol::Lmtp, TlsMode::Starttls),
             "pop3" => (Protocol::Pop3, TlsMode::Starttls),
             "pop3s" => (Protocol::Pop3, TlsMode::Implicit),
@@ -112,7 +122,7 @@ impl TestServer {
     /// Opens a connection to a listener by short name (implicit TLS for `*s`).
     pub async fn connect(&self, name: &str) -> Conn {
         let addr = self.addr(name);
-        if name == "pop3s" || name == "imaps" {
+        if matches!(name, "pop3s" | "imaps" | "submissions") {
             Conn::connect_tls(addr, self.client_tls.clone())
                 .await
                 .expect("connect tls")

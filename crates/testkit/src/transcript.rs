@@ -3,8 +3,9 @@
 //!
 //! Format, one directive per line:
 //! - `# ...` comment; blank lines are ignored.
-//! - `@protocol smtp|lmtp|pop3|pop3s` — the listener a connection uses when
-//!   first mentioned (default for all connections).
+//! - `@protocol smtp|submission|submissions|lmtp|pop3|pop3s|imap|imaps` —
+//!   the listener a connection uses when first mentioned (default for all
+//!   connections).
 //! - `@config section.key=value` — configuration (TOML value), before the
 //!   first connection or setup directive.
 //! - `@user ADDRESS PASSWORD` — creates the domain (if new) and the account.

@@ -44,6 +44,11 @@ async fn smtp_transcripts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_transcripts() {
+    run_dir("submission").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lmtp_transcripts() {
     run_dir("lmtp").await;
 }
