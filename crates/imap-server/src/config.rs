@@ -21,7 +21,8 @@ pub struct ImapConfig {
     pub max_auth_failures: u32,
     /// Milliseconds before answering a failed authentication.
     pub auth_failure_delay_ms: u64,
-    /// Malformed or unknown commands tolerated per connection.
+    /// Malformed or unknown commands tolerated in a row; the next closes the
+    /// connection.
     pub max_bad_commands: u32,
     /// Simultaneous IMAP sessions of one account.
     pub max_sessions_per_account: usize,

@@ -7,6 +7,7 @@ use pillarbox_session::SharedClock;
 use pillarbox_store::{AccountId, Store};
 
 use crate::config::ImapConfig;
+use crate::selected::RecentClaims;
 
 /// Shared by every IMAP session.
 pub struct ImapContext {
@@ -14,6 +15,8 @@ pub struct ImapContext {
     pub config: ImapConfig,
     pub clock: SharedClock,
     sessions: Mutex<HashMap<AccountId, usize>>,
+    /// Which session sees which messages as `\Recent`.
+    pub(crate) recent: RecentClaims,
 }
 
 impl std::fmt::Debug for ImapContext {
@@ -31,6 +34,7 @@ impl ImapContext {
             config,
             clock,
             sessions: Mutex::new(HashMap::new()),
+            recent: RecentClaims::default(),
         })
     }
 

@@ -1,17 +1,54 @@
 //! The selected mailbox as one session sees it: sequence numbers ↔ UIDs,
 //! what it has reported, and synchronisation with the store.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use bytes::BytesMut;
 use pillarbox_imap_proto::{
-    Data, EncodeOptions, FetchValue, Flag, Response, SequenceSet, StatusKind,
+    Data, EncodeOptions, FetchValue, Flag, Response, SeqNum, SequenceSet, StatusKind,
 };
-use pillarbox_store::{
-    AccountId, Entry, Flags, MailboxId, ModSeq, Store, StoreError, Uid,
-};
+use pillarbox_store::{AccountId, Entry, Flags, MailboxId, ModSeq, StoreError, Uid};
 
+use crate::context::ImapContext;
 use crate::session::Enabled;
+
+/// RFC 3501 §2.3.2 `\Recent`: which session is the first to be told of a
+/// message. Per mailbox, the highest UID some read-write session has
+/// claimed; a session that SELECTs the mailbox, or learns of new messages
+/// while it has it selected, claims the UIDs above it and sees exactly
+/// those as recent, so no two sessions see one message as recent. A
+/// read-only (EXAMINE) session only looks (RFC 3501 §6.3.2: EXAMINE must
+/// not take `\Recent` away), and so does an IMAP4rev2 session, which has
+/// no `\Recent` (RFC 9051 Appendix E) to take. Kept in memory: the first SELECT of a mailbox
+/// after the server starts claims its existing messages without showing
+/// them as recent.
+#[derive(Debug, Default)]
+pub struct RecentClaims(Mutex<HashMap<MailboxId, Uid>>);
+
+impl RecentClaims {
+    /// The UIDs of `uids` (ascending) that are recent to this session,
+    /// claiming them if `claim`.
+    fn take(&self, mailbox: MailboxId, uids: &[Uid], claim: bool) -> Vec<Uid> {
+        let Some(&last) = uids.last() else {
+            return Vec::new();
+        };
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let claimed = match map.get(&mailbox).copied() {
+            Some(c) => c,
+            None if !claim => return Vec::new(),
+            None => {
+                map.insert(mailbox, last);
+                return Vec::new();
+            }
+        };
+        if claim && last > claimed {
+            map.insert(mailbox, last);
+        }
+        let start = uids.partition_point(|u| *u <= claimed);
+        uids[start..].to_vec()
+    }
+}
 
 /// The session's view of its selected mailbox.
 #[derive(Debug)]
@@ -98,6 +135,33 @@ impl Selected {
         self.uids.last().map_or(0, |u| u.0)
     }
 
+    /// Whether every message sequence number of `set` names a message of
+    /// the view: RFC 9051 §9 (`seq-number`) asks for BAD otherwise,
+    /// including `*` in an empty mailbox. `$` is always valid.
+    pub fn valid_seqs(&self, set: &SequenceSet) -> bool {
+        self.seqs_within(set, false)
+    }
+
+    /// As [`Selected::valid_seqs`], but `*` is accepted in an empty mailbox
+    /// (SEARCH: a criterion that matches nothing, which clients that search
+    /// `1:*` before checking EXISTS rely on).
+    pub fn valid_search_seqs(&self, set: &SequenceSet) -> bool {
+        self.seqs_within(set, true)
+    }
+
+    fn seqs_within(&self, set: &SequenceSet, star_in_empty: bool) -> bool {
+        let exists = self.exists();
+        set.is_saved()
+            || set.ranges().iter().all(|r| {
+                let has_star = r.start == SeqNum::Star || r.end == SeqNum::Star;
+                (star_in_empty && has_star && exists == 0)
+                    || [r.start, r.end].iter().all(|n| match n {
+                        SeqNum::Value(v) => *v <= exists,
+                        SeqNum::Star => exists > 0 || star_in_empty,
+                    })
+            })
+    }
+
     /// Resolves a sequence or UID set to `(seq, uid)` pairs in sequence
     /// order. UIDs not in the view are skipped (RFC 9051 §6.4.8); `$` is
     /// the saved search result.
@@ -137,22 +201,27 @@ impl Selected {
         }
     }
 
-    /// Builds the view from the store's entries.
+    /// Builds the view from the store's entries, taking the `\Recent`
+    /// messages of this session from `claims`.
     pub fn new(
         mailbox: &pillarbox_store::Mailbox,
         entries: &[Entry],
         read_only: bool,
         keywords: Vec<String>,
+        claims: &RecentClaims,
+        enabled: Enabled,
     ) -> Selected {
+        let uids: Vec<Uid> = entries.iter().map(|e| e.uid).collect();
+        let recent = claims.take(mailbox.id, &uids, !read_only && !enabled.rev2);
         Selected {
             mailbox: mailbox.id,
             name: mailbox.name.clone(),
             read_only,
-            uids: entries.iter().map(|e| e.uid).collect(),
+            uids,
             modseqs: entries.iter().map(|e| e.modseq).collect(),
             known_modseq: mailbox.highest_modseq,
             pending_expunge: BTreeSet::new(),
-            recent: BTreeSet::new(),
+            recent: recent.into_iter().collect(),
             saved_search: Vec::new(),
             keywords,
         }
@@ -211,13 +280,14 @@ impl Selected {
     /// RECENT (rev1), FLAGS (new keywords), FETCH (flag changes).
     pub async fn sync(
         &mut self,
-        store: &Store,
+        ctx: &ImapContext,
         account: AccountId,
         allow_expunge: bool,
         enabled: Enabled,
         out: &mut BytesMut,
         opts: EncodeOptions,
     ) -> Result<(), StoreError> {
+        let store = &ctx.store;
         // Read the high-water mark first; everything above it is left for
         // the next sync, so two reads need not be one snapshot.
         let Some(mb) = store.mailbox(account, self.mailbox).await? else {
@@ -263,7 +333,6 @@ impl Selected {
             if e.uid.0 > self.max_uid() {
                 self.uids.push(e.uid);
                 self.modseqs.push(e.modseq);
-                self.recent.insert(e.uid);
                 added += 1;
             } else if let Ok(i) = self.uids.binary_search(&e.uid)
                 && e.modseq > self.modseqs[i]
@@ -279,6 +348,10 @@ impl Selected {
             write_flags(self, out, opts);
         }
         if added > 0 {
+            let new = &self.uids[self.uids.len() - added as usize..];
+            let claim = !self.read_only && !enabled.rev2;
+            let recent = ctx.recent.take(self.mailbox, new, claim);
+            self.recent.extend(recent);
             Response::Data(Data::Exists(self.exists())).encode(out, opts);
             if !enabled.rev2 {
                 Response::Data(Data::Recent(self.recent.len() as u32)).encode(out, opts);

@@ -230,7 +230,7 @@ impl ImapSession {
         if !auth.dirty && !expunges_due {
             return;
         }
-        let store = self.ctx.store.clone();
+        let ctx = self.ctx.clone();
         let account = auth.account;
         let enabled = self.enabled;
         let mut out = BytesMut::new();
@@ -238,7 +238,7 @@ impl ImapSession {
             utf8: enabled.utf8 || enabled.rev2,
         };
         match sel
-            .sync(&store, account, allow_expunge, enabled, &mut out, opts)
+            .sync(&ctx, account, allow_expunge, enabled, &mut out, opts)
             .await
         {
             Ok(()) => auth.dirty = false,
@@ -251,6 +251,9 @@ impl ImapSession {
     async fn event(&mut self, ev: Event) -> Control {
         match ev {
             Event::Command(cmd) => {
+                // Only invalid commands in a row count towards the limit: a
+                // long-lived session may send the odd unknown command.
+                self.bad_commands = 0;
                 if !matches!(self.pending, Pending::None) {
                     return self.bad(&cmd.tag, "Another command is in progress");
                 }
@@ -278,6 +281,24 @@ impl ImapSession {
         }
         self.bad_commands += 1;
         let text = e.error.to_string();
+        // A line that is not DONE (IDLE, RFC 9051 §6.3.13) or not a valid
+        // SASL response (AUTHENTICATE, §6.2.2) ends that command with its
+        // tagged BAD; the parser already expects commands again.
+        let interrupted = match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::Idle { tag } => Some((tag, "IDLE")),
+            Pending::Authenticate(p) => Some((p.tag().clone(), "AUTHENTICATE")),
+            other => {
+                self.pending = other;
+                None
+            }
+        };
+        if let Some((tag, name)) = interrupted {
+            let done = commands::Completion::bad(text);
+            return match commands::complete(self, &tag, name, done, true).await {
+                Control::Continue => self.too_many_bad(),
+                other => other,
+            };
+        }
         match (&e.tag, e.status()) {
             (Some(tag), StatusKind::No) => {
                 let tag = tag.clone();
@@ -289,6 +310,11 @@ impl ImapSession {
             }
             (None, _) => self.send(Response::untagged(StatusKind::Bad, e.code(), &text)),
         }
+        self.too_many_bad()
+    }
+
+    /// Closes the connection after too many invalid commands in a row.
+    fn too_many_bad(&mut self) -> Control {
         if self.bad_commands > self.ctx.config.max_bad_commands {
             self.bye("Too many invalid commands");
             self.state = State::Logout;

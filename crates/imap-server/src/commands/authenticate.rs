@@ -1,8 +1,8 @@
 //! RFC 9051 §6.2.2 AUTHENTICATE with RFC 4959 SASL-IR; mechanisms from
 //! `pillarbox-sasl` (PLAIN, LOGIN, SCRAM-SHA-256).
 
-use pillarbox_imap_proto::{Code, Tag};
-use pillarbox_sasl::{Credentials, Exchange, Failure, Mechanism, Step, encode_challenge};
+use pillarbox_imap_proto::{Code, Continue, Response, Tag};
+use pillarbox_sasl::{Credentials, Exchange, Failure, Mechanism, Step};
 use pillarbox_session::Control;
 use pillarbox_store::{AccountId, StoredCredentials};
 
@@ -15,6 +15,13 @@ pub(crate) struct InProgress {
     tag: Tag,
     exchange: Exchange,
     account: Option<(AccountId, String)>,
+}
+
+impl InProgress {
+    /// The tag of the AUTHENTICATE command.
+    pub(crate) fn tag(&self) -> &Tag {
+        &self.tag
+    }
 }
 
 pub(crate) async fn start(
@@ -70,8 +77,8 @@ async fn drive(
     loop {
         match step {
             Step::Challenge(c) => {
-                let text = encode_challenge(&c);
-                s.continuation(&text);
+                // RFC 9051 §6.2.2: the challenge is base64 (`+ ` when empty).
+                s.send(Response::Continue(Continue::Base64(c)));
                 s.parser.expect_auth_response();
                 s.pending = Pending::Authenticate(Box::new(InProgress {
                     tag,

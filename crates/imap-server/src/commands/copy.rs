@@ -4,9 +4,10 @@
 //! the stored messages. [`resolve_target`] and [`source_uids`] are shared
 //! with MOVE.
 
-use pillarbox_imap_proto::{Code, Mailbox as WireMailbox, SeqNum, SequenceSet};
+use pillarbox_imap_proto::{Code, Mailbox as WireMailbox, SequenceSet};
 use pillarbox_store::{AccountId, Copied, ErrorKind, MailboxId, StoreError, Uid};
 
+use super::fetch::resolve_checked;
 use super::{Completion, selected};
 use crate::selected::Selected;
 use crate::session::ImapSession;
@@ -44,23 +45,17 @@ pub(crate) async fn run(
 }
 
 /// The UIDs of the view that `set` names, ascending. A message sequence
-/// number beyond the view is an error (RFC 9051 §9: a `seq-number` above
-/// the number of messages is invalid); `*` and UIDs never are.
+/// number beyond the view, or `*` in an empty one, is BAD as for FETCH
+/// ([`resolve_checked`]); UIDs never are.
 pub(crate) fn source_uids(
     sel: &Selected,
     set: &SequenceSet,
     uid: bool,
 ) -> Result<Vec<Uid>, Completion> {
-    if !uid
-        && set.ranges().iter().any(|r| {
-            [r.start, r.end]
-                .iter()
-                .any(|n| matches!(n, SeqNum::Value(v) if *v > sel.exists()))
-        })
-    {
-        return Err(Completion::bad("Invalid message sequence number"));
-    }
-    let mut uids: Vec<Uid> = sel.resolve(set, uid).into_iter().map(|(_, u)| u).collect();
+    let mut uids: Vec<Uid> = resolve_checked(sel, set, uid)?
+        .into_iter()
+        .map(|(_, u)| u)
+        .collect();
     uids.sort_unstable();
     uids.dedup();
     Ok(uids)

@@ -13,8 +13,8 @@ mod preview;
 
 use bytes::{BufMut, BytesMut};
 use pillarbox_imap_proto::{
-    Code, Data, Date, DateTime, EncodeOptions, FetchAttr, FetchCommand, Response, SeqNum,
-    SequenceSet, write_literal_header, write_nstring,
+    Code, Data, Date, DateTime, EncodeOptions, FetchAttr, FetchCommand, Response, SequenceSet,
+    write_literal_header, write_nstring,
 };
 use pillarbox_store::{AccountId, Entry, FlagChange, FlagOp, Flags, ModSeq, Store, Uid};
 
@@ -92,17 +92,8 @@ pub(crate) fn resolve_checked(
     set: &SequenceSet,
     uid: bool,
 ) -> Result<Vec<(u32, Uid)>, Completion> {
-    if !uid {
-        let exists = sel.exists();
-        let bad = set.ranges().iter().any(|r| {
-            [r.start, r.end].iter().any(|n| match n {
-                SeqNum::Value(v) => *v > exists,
-                SeqNum::Star => exists == 0,
-            })
-        });
-        if bad {
-            return Err(Completion::bad("Invalid message sequence number"));
-        }
+    if !uid && !sel.valid_seqs(set) {
+        return Err(Completion::bad("Invalid message sequence number"));
     }
     let mut targets = sel.resolve(set, uid);
     if set.is_saved() {

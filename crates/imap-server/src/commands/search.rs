@@ -72,6 +72,14 @@ async fn search(s: &mut ImapSession, tag: &Tag, cmd: SearchCommand) -> Result<()
         return Err(Completion::bad("No mailbox selected"));
     };
 
+    // RFC 9051 §9 `seq-number`: a message sequence number beyond the
+    // mailbox (or `*` in an empty one) is BAD, as for FETCH.
+    let mut sets = Vec::new();
+    eval::sequence_sets(&criteria, &mut sets);
+    if !sets.iter().all(|set| sel.valid_search_seqs(set)) {
+        return Err(Completion::bad("Invalid message sequence number"));
+    }
+
     let mut queries = Vec::new();
     eval::text_queries(&criteria, &mut queries);
     let mut texts = Vec::with_capacity(queries.len());

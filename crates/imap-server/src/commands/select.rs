@@ -3,10 +3,14 @@
 
 use bytes::BytesMut;
 use pillarbox_imap_proto::{
-    Code, Data, FetchValue, Mailbox as WireMailbox, Response, SelectParams, SequenceSet, StatusKind,
+    Code, Data, FetchValue, ListItem, Mailbox as WireMailbox, MailboxAttr, Response, SelectParams,
+    SequenceSet, StatusKind,
 };
+use pillarbox_store::names;
 
 use super::Completion;
+use super::list::special_use_attr;
+use super::mailbox_names::DELIMITER;
 use crate::selected::{Selected, flag_list, write_flags};
 use crate::session::{ImapSession, State};
 
@@ -47,13 +51,35 @@ pub(crate) async fn run(
     // The view must not claim more than the entries read: take the
     // high-water mark from the entries themselves when they are older
     // than the mailbox row just read.
-    let sel = Selected::new(&mb, &entries, examine, keywords);
+    let sel = Selected::new(&mb, &entries, examine, keywords, &s.ctx.recent, s.enabled);
     let opts = s.encode_opts();
     let mut out = BytesMut::new();
     write_flags(&sel, &mut out, opts);
     Response::Data(Data::Exists(sel.exists())).encode(&mut out, opts);
+    if s.enabled.rev2 {
+        // RFC 9051 §6.3.2: IMAP4rev2 SELECT/EXAMINE include a LIST
+        // response for the mailbox, with accurate attributes.
+        let has_children = match store.list_mailboxes(account).await {
+            Ok(all) => all.iter().any(|m| names::is_below(&m.name, &mb.name)),
+            Err(e) => return Completion::store(&e),
+        };
+        let mut attrs = vec![if has_children {
+            MailboxAttr::HasChildren
+        } else {
+            MailboxAttr::HasNoChildren
+        }];
+        attrs.extend(mb.special_use.map(special_use_attr));
+        Response::Data(Data::List(ListItem {
+            attrs,
+            delimiter: Some(DELIMITER),
+            mailbox: WireMailbox::new(mb.name.clone()),
+            child_info: vec![],
+            old_name: None,
+        }))
+        .encode(&mut out, opts);
+    }
     if !s.enabled.rev2 {
-        Response::Data(Data::Recent(0)).encode(&mut out, opts);
+        Response::Data(Data::Recent(sel.recent.len() as u32)).encode(&mut out, opts);
         if let Ok(Some(first)) = store.first_unseen(account, mb.id).await {
             Response::untagged(
                 StatusKind::Ok,

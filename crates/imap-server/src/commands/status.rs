@@ -69,8 +69,9 @@ pub(crate) fn status_values(
             StatusItem::Unseen => StatusValue::Unseen(mb.unseen),
             StatusItem::Deleted => StatusValue::Deleted(mb.deleted),
             StatusItem::Size => StatusValue::Size(mb.size),
-            // RFC 3501 \Recent is not kept: no message is recent to a
-            // session that does not have the mailbox selected.
+            // RFC 3501 \Recent is handed out at SELECT (see
+            // `crate::selected::RecentClaims`); STATUS does not count the
+            // messages not claimed yet.
             StatusItem::Recent => StatusValue::Recent(0),
             StatusItem::HighestModSeq => {
                 // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a

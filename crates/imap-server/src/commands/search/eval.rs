@@ -145,6 +145,21 @@ pub(super) fn text_queries(key: &SearchKey, out: &mut Vec<TextQuery>) {
     }
 }
 
+/// The message sequence sets of `key` (the `sequence-set` criterion, not
+/// `UID`), for the range check of RFC 9051 §9 `seq-number`.
+pub(super) fn sequence_sets<'k>(key: &'k SearchKey, out: &mut Vec<&'k SequenceSet>) {
+    match key {
+        SearchKey::Not(k) => sequence_sets(k, out),
+        SearchKey::Or(a, b) => {
+            sequence_sets(a, out);
+            sequence_sets(b, out);
+        }
+        SearchKey::And(keys) => keys.iter().for_each(|k| sequence_sets(k, out)),
+        SearchKey::SequenceSet(set) => out.push(set),
+        _ => {}
+    }
+}
+
 /// True if `key` uses the MODSEQ criterion (RFC 7162 §3.1.5: the answer
 /// then carries the highest MODSEQ, and CONDSTORE becomes enabled).
 pub(super) fn uses_modseq(key: &SearchKey) -> bool {
