@@ -129,6 +129,9 @@ hostname = "mail.example.org"
 log = "{log}"
 [pop3]
 allow_plaintext_auth = true
+[delivery]
+# Like the Postfix+Dovecot pair, which checks nothing: compare ingest only.
+verify_inbound = false
 [[listener]]
 protocol = "smtp"
 address = "127.0.0.1:{smtp}"

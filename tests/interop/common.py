@@ -40,6 +40,10 @@ allow_plaintext_auth = {plain}
 auth_failure_delay_ms = 0
 [smtp]
 submission_auth_failure_delay_ms = 0
+[delivery]
+# No DNS on the CI machines: SPF/DKIM/DMARC are tested in-process against a
+# local test DNS server instead (crates/delivery/tests/authentication.rs).
+verify_inbound = false
 [[listener]]
 protocol = "smtp"
 address = "127.0.0.1:{smtp}"

@@ -25,13 +25,24 @@
 //!   aliases recursively with loop detection, a depth limit and a size
 //!   limit, and never reports a non-local domain as local.
 //!
+//! - Mail from other MTAs is checked with SPF (RFC 7208), DKIM (RFC 6376)
+//!   and DMARC (RFC 7489) by [`Delivery::authenticate`] (the MX session
+//!   calls it after the data, before the store write) and delivered with
+//!   [`Delivery::deliver_authenticated`], which records the results in an
+//!   `Authentication-Results:` field (RFC 8601) and removes fields forging
+//!   our authserv-id (see [`authentication`] for the policy choices). DNS
+//!   is injected: [`Authenticator::new`] takes the `[dns]` name servers.
+//!
 //! Not yet: alias targets in other domains need the outbound queue (a later
 //! issue); [`Resolution::Local`] reports them in `remote` and the caller
-//! decides. SPF/DKIM/DMARC verification and IDNA (U-label) domains are also
-//! still to come.
+//! decides. ARC (RFC 8617), DMARC reports and IDNA (U-label) domains are
+//! also still to come.
 
+pub mod authentication;
 mod config;
 mod resolve;
+#[cfg(any(test, feature = "test-dns"))]
+pub mod test_dns;
 pub mod trace;
 
 use std::collections::HashMap;
@@ -40,9 +51,13 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use pillarbox_session::{SharedClock, TlsInfo};
-use pillarbox_store::{AccountId, DeliveryTarget, ErrorKind, Flags, NewMessage, Store, StoreError};
+use pillarbox_store::{
+    AccountId, DeliveryTarget, ErrorKind, Flags, MailboxId, NewMessage, SpecialUse, Store,
+    StoreError,
+};
 
-pub use config::DeliveryConfig;
+pub use authentication::{Authenticator, Disposition, DnsSetupError, Verdict};
+pub use config::{DeliveryConfig, DnsConfig};
 pub use resolve::Resolution;
 
 /// One accepted recipient of a transaction.
@@ -119,6 +134,8 @@ pub struct Delivery {
     store: Store,
     config: DeliveryConfig,
     clock: SharedClock,
+    /// SPF/DKIM/DMARC with the injected resolver; `None`: not checked.
+    authenticator: Option<Authenticator>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -138,7 +155,44 @@ impl Delivery {
             store,
             config,
             clock,
+            authenticator: None,
         }
+    }
+
+    /// Enables SPF/DKIM/DMARC checks of MX mail with this resolver (when
+    /// `verify_inbound` is set). Without it nothing is checked.
+    pub fn with_authenticator(mut self, authenticator: Authenticator) -> Delivery {
+        self.authenticator = Some(authenticator);
+        self
+    }
+
+    /// Checks SPF, DKIM and DMARC for a message received from another MTA
+    /// (the MX path; never LMTP or submission). `raw` is the message as
+    /// received. `None` when checks are off (`verify_inbound = false` or no
+    /// [`Authenticator`]). Never fails: DNS trouble is reported as
+    /// `temperror` in the verdict.
+    pub async fn authenticate(&self, envelope: &Envelope, raw: &[u8]) -> Option<Verdict> {
+        if !self.config.verify_inbound {
+            return None;
+        }
+        let authenticator = self.authenticator.as_ref()?;
+        let policy = authentication::PolicyConfig {
+            reject: self.config.dmarc_reject,
+            quarantine_to_junk: self.config.dmarc_quarantine_to_junk,
+        };
+        let verdict = authenticator
+            .verify(envelope, raw, &self.config.hostname, policy)
+            .await;
+        tracing::info!(
+            id = %envelope.id,
+            spf = verdict.spf,
+            dkim = ?verdict.dkim,
+            dmarc = verdict.dmarc,
+            dmarc_domain = %verdict.dmarc_domain,
+            disposition = ?verdict.disposition,
+            "message authentication"
+        );
+        Some(verdict)
     }
 
     /// The configuration in use.
@@ -158,6 +212,31 @@ impl Delivery {
         &self,
         envelope: &Envelope,
         raw: Vec<u8>,
+    ) -> Vec<Result<(), DeliveryError>> {
+        self.deliver_with(envelope, raw, None).await
+    }
+
+    /// As [`Delivery::deliver`], for a message checked by
+    /// [`Delivery::authenticate`]: its `Authentication-Results:` field is
+    /// added (and fields claiming our authserv-id are removed, RFC 8601
+    /// §5); a quarantined message goes to each account's Junk mailbox
+    /// (INBOX if the account has none). The caller refuses
+    /// [`Disposition::Reject`] instead of calling this; if it does call,
+    /// the message is quarantined.
+    pub async fn deliver_authenticated(
+        &self,
+        envelope: &Envelope,
+        raw: Vec<u8>,
+        verdict: &Verdict,
+    ) -> Vec<Result<(), DeliveryError>> {
+        self.deliver_with(envelope, raw, Some(verdict)).await
+    }
+
+    async fn deliver_with(
+        &self,
+        envelope: &Envelope,
+        raw: Vec<u8>,
+        verdict: Option<&Verdict>,
     ) -> Vec<Result<(), DeliveryError>> {
         // Every distinct account once, in the order first reached.
         let mut index: HashMap<AccountId, usize> = HashMap::new();
@@ -181,9 +260,22 @@ impl Delivery {
                 .collect();
         }
 
+        if verdict.is_some_and(|v| v.disposition != Disposition::Deliver) {
+            for target in &mut targets {
+                target.mailbox = self.junk_mailbox(target.account).await;
+            }
+        }
+
         let now = self.clock.now();
-        let headers = trace::trace_headers(envelope, &self.config.hostname, now);
-        let body = trace::normalize_crlf(raw);
+        let mut headers = trace::trace_headers(envelope, &self.config.hostname, now);
+        let mut body = trace::normalize_crlf(raw);
+        if let Some(verdict) = verdict {
+            body = authentication::remove_claimed_results(body, &self.config.hostname);
+            // RFC 8601 §5: prepended like a trace field, so above our
+            // Received: and below the final Return-Path:.
+            let at = headers.find("\r\n").map_or(0, |i| i + 2);
+            headers.insert_str(at, &verdict.header);
+        }
         let mut data = Vec::with_capacity(headers.len() + body.len());
         data.extend_from_slice(headers.as_bytes());
         data.extend_from_slice(&body);
@@ -258,6 +350,29 @@ impl Delivery {
                 Err(chosen.cloned().unwrap_or(DeliveryError::NoMailbox))
             })
             .collect()
+    }
+}
+
+impl Delivery {
+    /// The account's Junk mailbox (RFC 6154 `\\Junk`); `None` (INBOX) if
+    /// it has none or the store cannot say.
+    async fn junk_mailbox(&self, account: AccountId) -> Option<MailboxId> {
+        match self.store.list_mailboxes(account).await {
+            Ok(mailboxes) => {
+                let junk = mailboxes
+                    .into_iter()
+                    .find(|m| m.special_use == Some(SpecialUse::Junk))
+                    .map(|m| m.id);
+                if junk.is_none() {
+                    tracing::warn!(%account, "no Junk mailbox; quarantined message goes to INBOX");
+                }
+                junk
+            }
+            Err(error) => {
+                tracing::warn!(%account, %error, "cannot list mailboxes; quarantined message goes to INBOX");
+                None
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use pillarbox_delivery::DeliveryConfig;
+use pillarbox_delivery::{DeliveryConfig, DnsConfig};
 use pillarbox_imap_server::ImapConfig;
 use pillarbox_pop3_server::Pop3Config;
 use pillarbox_smtp_server::SmtpConfig;
@@ -34,6 +34,8 @@ pub struct Config {
     pub imap: ImapConfig,
     /// Inbound delivery: recipient resolution and headers added on receipt.
     pub delivery: DeliveryConfig,
+    /// The DNS resolver for SPF/DKIM/DMARC checks of inbound mail.
+    pub dns: DnsConfig,
     /// Log filter in `tracing` syntax, e.g. `info` or `pillarbox=debug`.
     /// The `RUST_LOG` environment variable overrides it.
     pub log: String,
@@ -166,6 +168,7 @@ impl Default for Config {
             pop3: Pop3Config::default(),
             imap: ImapConfig::default(),
             delivery: DeliveryConfig::default(),
+            dns: DnsConfig::default(),
             log: "info".into(),
         }
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pillarbox_delivery::Delivery;
+use pillarbox_delivery::{Authenticator, Delivery, DnsSetupError};
 use pillarbox_imap_server::{ImapContext, ImapSession};
 use pillarbox_net::driver::DriveOptions;
 use pillarbox_net::tls::CertSource;
@@ -34,6 +34,8 @@ pub enum ServeError {
     },
     #[error("TLS: {0}")]
     Tls(#[from] pillarbox_net::tls::TlsError),
+    #[error("DNS: {0}")]
+    Dns(#[from] DnsSetupError),
     #[error("cannot listen on {address} ({name}): {source}")]
     Bind {
         name: String,
@@ -90,11 +92,13 @@ impl Server {
         let (acceptor, cert_source) =
             pillarbox_net::tls::acceptor(configured, &data_dir.join("tls"), &config.hostname)?;
 
-        let delivery = Arc::new(Delivery::new(
-            store.clone(),
-            config.delivery.clone(),
-            clock.clone(),
-        ));
+        let mut delivery = Delivery::new(store.clone(), config.delivery.clone(), clock.clone());
+        // The resolver is only built when MX mail is checked, so a machine
+        // without /etc/resolv.conf can still run with verification off.
+        if config.delivery.verify_inbound {
+            delivery = delivery.with_authenticator(Authenticator::new(&config.dns)?);
+        }
+        let delivery = Arc::new(delivery);
         let smtp = SmtpContext::new(store.clone(), delivery, config.smtp.clone(), clock.clone());
         let pop3 = Pop3Context::new(store.clone(), config.pop3.clone(), clock.clone());
         let imap = ImapContext::new(store.clone(), config.imap.clone(), clock.clone());

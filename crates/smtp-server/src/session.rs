@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use pillarbox_delivery::{DeliveryError, Envelope, EnvelopeRecipient, Resolution};
+use pillarbox_delivery::{DeliveryError, Disposition, Envelope, EnvelopeRecipient, Resolution};
 use pillarbox_message::spool::Spool;
 use pillarbox_session::{ConnInfo, Control, Session, TlsInfo};
 use pillarbox_store::AccountId;
@@ -22,6 +22,15 @@ use smtp_proto::{EhloResponse, MailFrom, RcptTo, Request};
 use crate::reply::{self, Reply};
 use crate::{Mode, SmtpContext};
 use framing::Line;
+
+/// MX: the message failed DMARC and its author domain publishes
+/// `p=reject` (RFC 7489 §6.3); `5.7.1` "delivery not authorized"
+/// (RFC 3463) is the code receivers commonly use for it.
+const C550_DMARC_REJECT: Reply = Reply {
+    code: 550,
+    status: Some([5, 7, 1]),
+    text: "Rejected by the DMARC policy of the From: domain",
+};
 
 /// What the client said in HELO/EHLO/LHLO.
 #[derive(Debug)]
@@ -577,7 +586,34 @@ impl SmtpSession {
             id: self.ctx.next_transaction_id(session),
         };
         let size = raw.len();
-        let results = self.ctx.delivery.deliver(&envelope, raw).await;
+        // MX only: SPF/DKIM/DMARC after the data, before the store write
+        // (LMTP's MTA and submission's AUTH already vouch for the message).
+        let verdict = match self.mode {
+            Mode::Mx => self.ctx.delivery.authenticate(&envelope, &raw).await,
+            Mode::Lmtp | Mode::Submission => None,
+        };
+        let results = match &verdict {
+            // RFC 7489 §10.3: a p=reject failure is refused during the SMTP
+            // transaction rather than bounced later; nothing was stored.
+            Some(verdict) if verdict.disposition == Disposition::Reject => {
+                tracing::info!(
+                    session,
+                    id = %envelope.id,
+                    from = %envelope.reverse_path,
+                    domain = %verdict.dmarc_domain,
+                    "message rejected by DMARC policy"
+                );
+                C550_DMARC_REJECT.write(out);
+                return;
+            }
+            Some(verdict) => {
+                self.ctx
+                    .delivery
+                    .deliver_authenticated(&envelope, raw, verdict)
+                    .await
+            }
+            None => self.ctx.delivery.deliver(&envelope, raw).await,
+        };
         tracing::info!(
             session,
             id = %envelope.id,

@@ -18,7 +18,14 @@ use rustls_pki_types::pem::PemObject;
 use crate::client::Conn;
 
 /// The listeners every test server has, on 127.0.0.1 port 0.
+/// SPF/DKIM/DMARC checks are off: they would query the system resolver
+/// (tests never touch the Internet); a test enables them with
+/// `delivery.verify_inbound = true` and `dns.nameservers` pointing at a
+/// local server.
 const LISTENERS: &str = r#"
+[delivery]
+verify_inbound = false
+
 [[listener]]
 protocol = "smtp"
 address = "127.0.0.1:0"
