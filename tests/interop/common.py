@@ -44,6 +44,12 @@ submission_auth_failure_delay_ms = 0
 # No DNS on the CI machines: SPF/DKIM/DMARC are tested in-process against a
 # local test DNS server instead (crates/delivery/tests/authentication.rs).
 verify_inbound = false
+# The outbound queue sends everything to a closed local port: queued mail
+# stays queued (no Internet on CI; remote delivery is tested in-process).
+[[queue.route]]
+domain = "*"
+host = "127.0.0.1"
+port = 9
 [[listener]]
 protocol = "smtp"
 address = "127.0.0.1:{smtp}"

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use pillarbox_delivery::{DeliveryConfig, DnsConfig};
 use pillarbox_imap_server::ImapConfig;
 use pillarbox_pop3_server::Pop3Config;
+use pillarbox_queue::QueueConfig;
 use pillarbox_smtp_server::SmtpConfig;
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +35,11 @@ pub struct Config {
     pub imap: ImapConfig,
     /// Inbound delivery: recipient resolution and headers added on receipt.
     pub delivery: DeliveryConfig,
-    /// The DNS resolver for SPF/DKIM/DMARC checks of inbound mail.
+    /// The DNS resolver for SPF/DKIM/DMARC checks of inbound mail and
+    /// the outbound queue's MX lookups.
     pub dns: DnsConfig,
+    /// The outbound queue: delivery of submitted mail to other domains.
+    pub queue: QueueConfig,
     /// Log filter in `tracing` syntax, e.g. `info` or `pillarbox=debug`.
     /// The `RUST_LOG` environment variable overrides it.
     pub log: String,
@@ -169,6 +173,7 @@ impl Default for Config {
             imap: ImapConfig::default(),
             delivery: DeliveryConfig::default(),
             dns: DnsConfig::default(),
+            queue: QueueConfig::default(),
             log: "info".into(),
         }
     }

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod queue_admin;
 pub mod server;
 
 pub use config::Config;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use pillarbox::admin;
 use pillarbox::config::{Config, EXAMPLE};
 use pillarbox::server::{Server, open_store};
+use pillarbox::{admin, queue_admin};
 use pillarbox_net::tls::CertSource;
 use pillarbox_session::SystemClock;
 use pillarbox_store::Store;
@@ -51,8 +51,25 @@ enum Command {
         #[command(subcommand)]
         action: AliasAction,
     },
+    /// Inspect and manage the outbound queue.
+    Queue {
+        #[command(subcommand)]
+        action: QueueAction,
+    },
     /// Verify the store's consistency; exits non-zero on any problem.
     Check,
+}
+
+#[derive(Subcommand)]
+enum QueueAction {
+    /// List queued messages and the queue size.
+    List,
+    /// Show one message's envelope, schedule and recipient results.
+    Show { id: String },
+    /// Make a message due now (a running server tries it at its next pass).
+    Retry { id: String },
+    /// Delete a message from the queue without a bounce.
+    Drop { id: String },
 }
 
 #[derive(Subcommand)]
@@ -141,6 +158,7 @@ fn run(cli: Cli) -> CliResult {
             Command::Domain { action } => domain_cmd(&store(&cli.data)?, action).await,
             Command::User { action } => user_cmd(&store(&cli.data)?, action).await,
             Command::Alias { action } => alias_cmd(&store(&cli.data)?, action).await,
+            Command::Queue { action } => queue_cmd(&store(&cli.data)?, action).await,
             Command::Check => check_cmd(&store(&cli.data)?).await,
         }
     })
@@ -342,6 +360,22 @@ async fn alias_cmd(store: &Store, action: AliasAction) -> CliResult {
         AliasAction::Remove { address, target } => {
             admin::alias_remove(store, &address, target.as_deref()).await?;
             println!("alias removed");
+        }
+    }
+    Ok(())
+}
+
+async fn queue_cmd(store: &Store, action: QueueAction) -> CliResult {
+    match action {
+        QueueAction::List => print!("{}", queue_admin::list(store).await?),
+        QueueAction::Show { id } => print!("{}", queue_admin::show(store, &id).await?),
+        QueueAction::Retry { id } => {
+            queue_admin::retry(store, &id, std::time::SystemTime::now()).await?;
+            println!("queue item {id} is due now");
+        }
+        QueueAction::Drop { id } => {
+            queue_admin::drop_item(store, &id).await?;
+            println!("queue item {id} dropped");
         }
     }
     Ok(())

@@ -12,6 +12,7 @@ use pillarbox_net::driver::DriveOptions;
 use pillarbox_net::tls::CertSource;
 use pillarbox_net::{ConnLimiter, ListenerSpec, serve_listener};
 use pillarbox_pop3_server::{Pop3Context, Pop3Session};
+use pillarbox_queue::{DnsServers, Queue};
 use pillarbox_session::{Limits, SharedClock};
 use pillarbox_smtp_server::{Mode, SmtpContext, SmtpSession};
 use pillarbox_store::Store;
@@ -99,7 +100,34 @@ impl Server {
             delivery = delivery.with_authenticator(Authenticator::new(&config.dns)?);
         }
         let delivery = Arc::new(delivery);
-        let smtp = SmtpContext::new(store.clone(), delivery, config.smtp.clone(), clock.clone());
+        // Without a usable resolver the server still runs; submission then
+        // refuses other domains (`554 5.7.1`), as without a queue.
+        let queue = match Queue::new(
+            store.clone(),
+            config.queue.clone(),
+            &config.hostname,
+            clock.clone(),
+            &DnsServers {
+                nameservers: config.dns.nameservers.clone(),
+                timeout_secs: config.dns.timeout_secs,
+            },
+        ) {
+            Ok(queue) => Some(queue),
+            Err(error) => {
+                tracing::error!(%error, "outbound queue disabled");
+                None
+            }
+        };
+        let smtp = match &queue {
+            Some(queue) => SmtpContext::with_queue(
+                store.clone(),
+                delivery,
+                config.smtp.clone(),
+                clock.clone(),
+                queue.clone(),
+            ),
+            None => SmtpContext::new(store.clone(), delivery, config.smtp.clone(), clock.clone()),
+        };
         let pop3 = Pop3Context::new(store.clone(), config.pop3.clone(), clock.clone());
         let imap = ImapContext::new(store.clone(), config.imap.clone(), clock.clone());
 
@@ -109,6 +137,10 @@ impl Server {
         );
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
+        // The delivery task stops with the listeners (see `shutdown`).
+        if let Some(queue) = queue {
+            tracker.spawn(queue.run(shutdown.clone()));
+        }
         let mut bound = Vec::new();
         for l in &config.listeners {
             let listener =

@@ -49,10 +49,13 @@
 //!   targets are logged.
 //! - `RCPT TO:<Postmaster>` (no domain, RFC 5321 §4.5.1) is resolved as
 //!   `postmaster@<hostname>`.
-//! - Submission to another domain needs the outbound queue, which does not
-//!   exist yet: such a recipient gets `554 5.7.1 Outbound delivery not
-//!   configured` at RCPT (not counted as a client error); local recipients
-//!   are delivered at once, like MX mail. The queue replaces that reply.
+//! - Submission to another domain goes to the outbound queue
+//!   (`pillarbox-queue`, given by [`SmtpContext::with_queue`]): the message
+//!   is queued durably for those recipients BEFORE local recipients are
+//!   delivered, so a failing enqueue answers `451` with nothing stored (a
+//!   retry cannot duplicate). Without a queue such a recipient gets
+//!   `554 5.7.1 Outbound delivery not configured` at RCPT. MX and LMTP
+//!   sessions never relay, queue or not.
 //! - Submission allows the null reverse-path `<>` for authenticated users
 //!   (RFC 8098 MDNs use it); the `From:` check still applies.
 //! - A `+tag` subaddress of an owned address is owned; a domain catch-all
@@ -68,6 +71,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pillarbox_delivery::Delivery;
+use pillarbox_queue::Queue;
 use pillarbox_session::SharedClock;
 use pillarbox_store::Store;
 
@@ -91,6 +95,8 @@ pub enum Mode {
 pub struct SmtpContext {
     store: Store,
     delivery: Arc<Delivery>,
+    /// Submission: where mail for other domains goes; `None` refuses it.
+    queue: Option<Arc<Queue>>,
     config: SmtpConfig,
     clock: SharedClock,
     transactions: AtomicU64,
@@ -109,8 +115,31 @@ impl SmtpContext {
     pub fn new(
         store: Store,
         delivery: Arc<Delivery>,
+        config: SmtpConfig,
+        clock: SharedClock,
+    ) -> Arc<SmtpContext> {
+        SmtpContext::build(store, delivery, config, clock, None)
+    }
+
+    /// As [`SmtpContext::new`], with the outbound queue: authenticated
+    /// submission sessions accept recipients in other domains and queue
+    /// the message for them.
+    pub fn with_queue(
+        store: Store,
+        delivery: Arc<Delivery>,
+        config: SmtpConfig,
+        clock: SharedClock,
+        queue: Arc<Queue>,
+    ) -> Arc<SmtpContext> {
+        SmtpContext::build(store, delivery, config, clock, Some(queue))
+    }
+
+    fn build(
+        store: Store,
+        delivery: Arc<Delivery>,
         mut config: SmtpConfig,
         clock: SharedClock,
+        queue: Option<Arc<Queue>>,
     ) -> Arc<SmtpContext> {
         if config.hostname.is_empty() {
             config.hostname = "localhost".to_string();
@@ -118,6 +147,7 @@ impl SmtpContext {
         Arc::new(SmtpContext {
             store,
             delivery,
+            queue,
             config,
             clock,
             transactions: AtomicU64::new(0),

@@ -12,10 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use pillarbox_delivery::{DeliveryError, Disposition, Envelope, EnvelopeRecipient, Resolution};
+use pillarbox_delivery::{
+    DeliveryError, Disposition, Envelope, EnvelopeRecipient, Resolution, trace,
+};
 use pillarbox_message::spool::Spool;
 use pillarbox_session::{ConnInfo, Control, Session, TlsInfo};
 use pillarbox_store::AccountId;
+use pillarbox_store::{DsnEnvelope, NewQueueRecipient};
 use smtp_proto::request::receiver::{BdatReceiver, DataReceiver, DummyDataReceiver};
 use smtp_proto::{EhloResponse, MailFrom, RcptTo, Request};
 
@@ -49,6 +52,14 @@ struct MailTx {
     smtputf8: bool,
     /// Accepted recipients, in RCPT order.
     recipients: Vec<EnvelopeRecipient>,
+    /// Submission: accepted recipients in other domains, for the queue.
+    remote: Vec<String>,
+}
+
+impl MailTx {
+    fn has_recipients(&self) -> bool {
+        !self.recipients.is_empty() || !self.remote.is_empty()
+    }
 }
 
 /// Where the session is; each variant carries exactly its data.
@@ -400,6 +411,7 @@ impl SmtpSession {
             reverse_path: from.address,
             smtputf8,
             recipients: Vec::new(),
+            remote: Vec::new(),
         });
         self.reply(out, reply::C250_SENDER_OK)
     }
@@ -412,7 +424,7 @@ impl SmtpSession {
             return self.client_error(out, reply::C530_AUTH_REQUIRED);
         }
         let (count, smtputf8) = match &self.phase {
-            Phase::Mail(tx) => (tx.recipients.len(), tx.smtputf8),
+            Phase::Mail(tx) => (tx.recipients.len() + tx.remote.len(), tx.smtputf8),
             Phase::Chunks(..) => return self.client_error(out, reply::C503_BDAT_IN_PROGRESS),
             _ => return self.client_error(out, reply::C503_NEED_MAIL),
         };
@@ -440,10 +452,15 @@ impl SmtpSession {
             return self.client_error(out, reply::C553_NON_ASCII_ADDRESS);
         }
         let resolution = self.ctx.delivery.resolve(&address).await;
-        let answer = match (&resolution, self.mode) {
-            // Submission: an authenticated user may send anywhere, but
-            // there is no outbound queue yet; say so plainly.
-            (Resolution::NotLocalDomain, Mode::Submission) => reply::C554_NO_OUTBOUND,
+        // Submission: an authenticated user (`auth_required` above) may
+        // send anywhere, through the queue; without one, say so plainly.
+        // MX and LMTP never relay.
+        let relay = self.mode == Mode::Submission && self.auth.is_some();
+        let answer = match (&resolution, relay, &self.ctx.queue) {
+            (Resolution::NotLocalDomain, true, Some(_)) => reply::C250_RECIPIENT_OK,
+            (Resolution::NotLocalDomain, _, None) if self.mode == Mode::Submission => {
+                reply::C554_NO_OUTBOUND
+            }
             _ => reply::resolution(&resolution),
         };
         tracing::debug!(
@@ -468,6 +485,12 @@ impl SmtpSession {
                 }
                 self.reply(out, answer)
             }
+            Resolution::NotLocalDomain if answer.is_positive() => {
+                if let Phase::Mail(tx) = &mut self.phase {
+                    tx.remote.push(address.into_owned());
+                }
+                self.reply(out, answer)
+            }
             Resolution::NotLocalDomain if self.mode == Mode::Submission => self.reply(out, answer),
             Resolution::NotLocalDomain | Resolution::UnknownUser => self.client_error(out, answer),
             Resolution::Local { .. } | Resolution::TemporaryFailure => self.reply(out, answer),
@@ -482,7 +505,7 @@ impl SmtpSession {
             return self.client_error(out, reply::C530_AUTH_REQUIRED);
         }
         match std::mem::replace(&mut self.phase, Phase::Idle) {
-            Phase::Mail(tx) if !tx.recipients.is_empty() => {
+            Phase::Mail(tx) if tx.has_recipients() => {
                 let mut receiver = DataReceiver::new();
                 // The CRLF ending the DATA line starts the first text line,
                 // so a leading "." is unstuffed and ".CRLF" ends at once.
@@ -519,7 +542,7 @@ impl SmtpSession {
             reply::C530_AUTH_REQUIRED
         } else {
             match std::mem::replace(&mut self.phase, Phase::Idle) {
-                Phase::Mail(tx) if !tx.recipients.is_empty() => {
+                Phase::Mail(tx) if tx.has_recipients() => {
                     self.phase = Phase::Chunk(tx, Spool::new(max), BdatReceiver::new(size, last));
                     return Control::Continue;
                 }
@@ -592,7 +615,40 @@ impl SmtpSession {
             Mode::Mx => self.ctx.delivery.authenticate(&envelope, &raw).await,
             Mode::Lmtp | Mode::Submission => None,
         };
-        let results = match &verdict {
+        // Submission: queue for the remote recipients first, so that a
+        // failing enqueue stores nothing at all (see the crate docs).
+        let mut queued = Vec::new();
+        if let (false, Some(queue)) = (tx.remote.is_empty(), &self.ctx.queue) {
+            let data = self.outbound_message(&envelope, &tx.remote, raw.clone());
+            let recipients = tx
+                .remote
+                .iter()
+                .map(|address| NewQueueRecipient {
+                    address: address.clone(),
+                    ..NewQueueRecipient::default()
+                })
+                .collect();
+            match queue
+                .submit(
+                    &envelope.reverse_path,
+                    recipients,
+                    DsnEnvelope::default(),
+                    data,
+                )
+                .await
+            {
+                Ok(queue_id) => {
+                    tracing::info!(session, id = %envelope.id, %queue_id, remote = tx.remote.len(), "queued for remote delivery");
+                    queued = tx.remote.iter().map(|_| Ok(())).collect();
+                }
+                Err(error) => {
+                    tracing::warn!(session, id = %envelope.id, %error, "enqueue failed");
+                    reply::C451_LOCAL_ERROR.write(out);
+                    return;
+                }
+            }
+        }
+        let mut results = match &verdict {
             // RFC 7489 §10.3: a p=reject failure is refused during the SMTP
             // transaction rather than bounced later; nothing was stored.
             Some(verdict) if verdict.disposition == Disposition::Reject => {
@@ -612,8 +668,10 @@ impl SmtpSession {
                     .deliver_authenticated(&envelope, raw, verdict)
                     .await
             }
+            None if envelope.recipients.is_empty() => Vec::new(),
             None => self.ctx.delivery.deliver(&envelope, raw).await,
         };
+        results.extend(queued);
         tracing::info!(
             session,
             id = %envelope.id,
@@ -643,6 +701,32 @@ impl SmtpSession {
                 }
             }
         }
+    }
+
+    /// The message as queued for other domains: our `Received:` field
+    /// (RFC 5321 §4.4; `Return-Path:` is the final delivery's business)
+    /// on top of the submitted message, with CRLF line endings.
+    fn outbound_message(&self, envelope: &Envelope, remote: &[String], raw: Vec<u8>) -> Vec<u8> {
+        let outbound = Envelope {
+            recipients: remote
+                .iter()
+                .map(|address| EnvelopeRecipient {
+                    address: address.clone(),
+                    accounts: Vec::new(),
+                })
+                .collect(),
+            ..envelope.clone()
+        };
+        let hostname = &self.ctx.delivery.config().hostname;
+        let headers = trace::trace_headers(&outbound, hostname, self.ctx.clock.now());
+        let received = headers
+            .find("Received:")
+            .map_or(headers.as_str(), |at| &headers[at..]);
+        let body = trace::normalize_crlf(raw);
+        let mut data = Vec::with_capacity(received.len() + body.len());
+        data.extend_from_slice(received.as_bytes());
+        data.extend_from_slice(&body);
+        data
     }
 
     /// The same reply for the whole message: once in SMTP, once per

@@ -625,9 +625,12 @@ pub trait MailStore: Send + Sync + 'static {
     // --- search ---
     /// RFC 9051 §6.4.4 SEARCH on text: the UIDs (ascending) of the
     /// mailbox's entries whose `field` contains `needle`, compared
-    /// case-insensitively as a substring. Text is indexed at delivery:
-    /// decoded header fields, and the decoded text of the text parts
-    /// (HTML stripped), up to a bound documented by the backend.
+    /// case-insensitively as a substring. The searchable text is
+    /// [`crate::fulltext`]'s: decoded header fields, and the decoded text of
+    /// the text parts (HTML stripped), up to a bound. The results are
+    /// complete and exact as soon as a write has returned: a backend may
+    /// index in the background, but must then match the messages it has
+    /// not indexed yet some other way (the SQLite backend reads them).
     async fn search_text(
         &self,
         account: AccountId,
@@ -640,6 +643,38 @@ pub trait MailStore: Send + Sync + 'static {
     /// Committed changes of one account, in commit order. A lagging receiver
     /// must resynchronise from the store (it will see `Lagged`).
     fn subscribe(&self, account: AccountId) -> broadcast::Receiver<Change>;
+
+    // --- outbound queue (see [`crate::queue`]) ---
+    /// Stores a message for remote delivery with its envelope; durable on
+    /// return. `Invalid` without recipients.
+    async fn enqueue(
+        &self,
+        item: crate::queue::NewQueueItem,
+    ) -> Result<crate::queue::QueueId, StoreError>;
+    /// Items with a pending recipient whose next attempt is at or before
+    /// `now`, soonest first, at most `limit`.
+    async fn queue_due(
+        &self,
+        now: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<crate::queue::QueueItem>, StoreError>;
+    /// Every item, by id.
+    async fn queue_list(&self) -> Result<Vec<crate::queue::QueueItem>, StoreError>;
+    async fn queue_item(
+        &self,
+        id: crate::queue::QueueId,
+    ) -> Result<Option<crate::queue::QueueItem>, StoreError>;
+    /// The message bytes of an item (`NotFound` if gone).
+    async fn queue_message(&self, id: crate::queue::QueueId) -> Result<Arc<Vec<u8>>, StoreError>;
+    /// Records results and reschedules, in one transaction (`NotFound`
+    /// if the item is gone).
+    async fn queue_update(
+        &self,
+        id: crate::queue::QueueId,
+        update: crate::queue::QueueUpdate,
+    ) -> Result<(), StoreError>;
+    /// Removes an item and its message (`NotFound` if gone).
+    async fn queue_delete(&self, id: crate::queue::QueueId) -> Result<(), StoreError>;
 
     // --- maintenance ---
     /// Verifies every entry's message and blob exist, blob hashes match,

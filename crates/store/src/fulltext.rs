@@ -1,7 +1,8 @@
 //! The text of a message that full-text search looks at (RFC 9051 §6.4.4
 //! `BODY`, `TEXT`, `HEADER`, `SUBJECT`, `FROM`, `TO`, `CC`, `BCC`),
-//! extracted once at delivery, off the writer thread, and shared by every
-//! backend so they all match the same text.
+//! shared by every backend so they all match the same text. The SQLite
+//! backend extracts it on its background indexer thread, and at search
+//! time for messages not indexed yet — the same function either way.
 //!
 //! - Header fields: every top-level field as one `Name: value` line, the
 //!   value unfolded and RFC 2047-decoded (structured MIME fields such as
@@ -14,7 +15,7 @@
 //!   indexed.
 //!
 //! Both the header and the body text are bounded ([`MAX_HEADER_TEXT`],
-//! [`MAX_BODY_TEXT`]) so that one huge message cannot stall the writer:
+//! [`MAX_BODY_TEXT`]) so that one huge message cannot stall the indexer:
 //! text beyond the bound is not searchable.
 
 use mail_parser::decoders::html::html_to_text;
@@ -47,14 +48,7 @@ pub struct IndexedText {
 /// Extracts the searchable text of `raw`, whose summary is `summary`.
 /// Never panics; an unparseable message indexes its raw body as text.
 pub fn extract(raw: &[u8], summary: &Summary) -> IndexedText {
-    let mut text = IndexedText {
-        subject: summary.subject.clone().unwrap_or_default(),
-        from: addresses(&summary.from),
-        to: addresses(&summary.to),
-        cc: addresses(&summary.cc),
-        bcc: addresses(&summary.bcc),
-        ..IndexedText::default()
-    };
+    let mut text = summary_fields(summary);
     // MIME fields are parsed structurally (the parser needs them to find the
     // parts); every other field is decoded as unstructured text.
     let parser = MessageParser::new()
@@ -77,6 +71,20 @@ pub fn extract(raw: &[u8], summary: &Summary) -> IndexedText {
         }
     }
     text
+}
+
+/// The fields of [`IndexedText`] that come from the summary alone
+/// (subject and addresses; `headers` and `body` are empty): what
+/// [`extract`] puts there, without reading the message.
+pub fn summary_fields(summary: &Summary) -> IndexedText {
+    IndexedText {
+        subject: summary.subject.clone().unwrap_or_default(),
+        from: addresses(&summary.from),
+        to: addresses(&summary.to),
+        cc: addresses(&summary.cc),
+        bcc: addresses(&summary.bcc),
+        ..IndexedText::default()
+    }
 }
 
 /// Case-insensitive substring test with the semantics the search backends

@@ -43,9 +43,14 @@
 //!   names normalised (`INBOX` in any case is `INBOX`) and keywords
 //!   validated ([`names`]); nothing is cached in memory, so several
 //!   processes (the server and the CLI) can share one store.
-//! - A message's parse-once [`pillarbox_message::summary::Summary`] and its
-//!   searchable text ([`fulltext`]) are computed at delivery/append and
-//!   served by [`MailStore::summary`] and [`MailStore::search_text`].
+//! - A message's parse-once [`pillarbox_message::summary::Summary`] is
+//!   computed at delivery/append and served by [`MailStore::summary`].
+//! - Text search ([`MailStore::search_text`]) is complete and exact at all
+//!   times: a message is found from the moment its delivery returns. Its
+//!   searchable text ([`fulltext`]) may be indexed later, in the
+//!   background, so that deliveries do not wait for it; indexing is
+//!   eventually done, and a backend matches not-yet-indexed messages
+//!   directly meanwhile (the SQLite backend's design is in [`sqlite`]).
 //!
 //! # Mailbox hierarchy
 //!
@@ -69,7 +74,12 @@ pub mod conformance;
 pub mod error;
 pub mod fulltext;
 pub mod names;
+pub mod queue;
 pub mod sqlite;
 
 pub use api::*;
 pub use error::{ErrorKind, StoreError};
+pub use queue::{
+    DsnEnvelope, NewQueueItem, NewQueueRecipient, QueueId, QueueItem, QueueRecipient, QueueUpdate,
+    RecipientResult, RecipientStatus,
+};

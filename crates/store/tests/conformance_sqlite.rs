@@ -59,6 +59,7 @@ conformance_tests!(
     changed_since_and_first_unseen,
     message_ranges_and_headers_are_exact,
     search_text_matches_imap_semantics,
+    queue_items_round_trip,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

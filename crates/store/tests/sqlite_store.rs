@@ -63,7 +63,7 @@ async fn data_survives_reopen_and_schema_is_versioned() {
     let version: i64 = raw(dir.path())
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 4);
     let mode: String = raw(dir.path())
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode");
@@ -373,6 +373,7 @@ async fn range_reads_touch_only_the_frames_they_need() {
 async fn check_reports_drifted_counters_keywords_and_text_index() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, _) = populated(dir.path(), 3).await;
+    store.wait_for_index().await.expect("indexed");
     drop(store);
     let db = raw(dir.path());
     db.execute_batch(

@@ -21,10 +21,16 @@ use crate::client::Conn;
 /// SPF/DKIM/DMARC checks are off: they would query the system resolver
 /// (tests never touch the Internet); a test enables them with
 /// `delivery.verify_inbound = true` and `dns.nameservers` pointing at a
-/// local server.
+/// local server. For the same reason the outbound queue routes every
+/// domain to a closed local port: queued mail stays queued.
 const LISTENERS: &str = r#"
 [delivery]
 verify_inbound = false
+
+[[queue.route]]
+domain = "*"
+host = "127.0.0.1"
+port = 9
 
 [[listener]]
 protocol = "smtp"

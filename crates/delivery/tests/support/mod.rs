@@ -387,4 +387,32 @@ impl MailStore for MemoryStore {
     async fn check(&self) -> Result<CheckReport, StoreError> {
         unsupported()
     }
+
+    async fn enqueue(&self, _item: NewQueueItem) -> Result<QueueId, StoreError> {
+        unsupported()
+    }
+
+    async fn queue_due(&self, _now: UnixTime, _limit: usize) -> Result<Vec<QueueItem>, StoreError> {
+        unsupported()
+    }
+
+    async fn queue_list(&self) -> Result<Vec<QueueItem>, StoreError> {
+        unsupported()
+    }
+
+    async fn queue_item(&self, _id: QueueId) -> Result<Option<QueueItem>, StoreError> {
+        unsupported()
+    }
+
+    async fn queue_message(&self, _id: QueueId) -> Result<Arc<Vec<u8>>, StoreError> {
+        unsupported()
+    }
+
+    async fn queue_update(&self, _id: QueueId, _update: QueueUpdate) -> Result<(), StoreError> {
+        unsupported()
+    }
+
+    async fn queue_delete(&self, _id: QueueId) -> Result<(), StoreError> {
+        unsupported()
+    }
 }

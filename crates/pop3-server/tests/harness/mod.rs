@@ -487,4 +487,32 @@ impl MailStore for FaultyStore {
     async fn check(&self) -> Result<CheckReport, StoreError> {
         self.inner.check().await
     }
+
+    async fn enqueue(&self, item: NewQueueItem) -> Result<QueueId, StoreError> {
+        self.inner.enqueue(item).await
+    }
+
+    async fn queue_due(&self, now: UnixTime, limit: usize) -> Result<Vec<QueueItem>, StoreError> {
+        self.inner.queue_due(now, limit).await
+    }
+
+    async fn queue_list(&self) -> Result<Vec<QueueItem>, StoreError> {
+        self.inner.queue_list().await
+    }
+
+    async fn queue_item(&self, id: QueueId) -> Result<Option<QueueItem>, StoreError> {
+        self.inner.queue_item(id).await
+    }
+
+    async fn queue_message(&self, id: QueueId) -> Result<Arc<Vec<u8>>, StoreError> {
+        self.inner.queue_message(id).await
+    }
+
+    async fn queue_update(&self, id: QueueId, update: QueueUpdate) -> Result<(), StoreError> {
+        self.inner.queue_update(id, update).await
+    }
+
+    async fn queue_delete(&self, id: QueueId) -> Result<(), StoreError> {
+        self.inner.queue_delete(id).await
+    }
 }

@@ -101,7 +101,7 @@ pub async fn message_ranges_and_headers_are_exact(store: Store) {
     assert_clean(&store).await;
 }
 
-const REPORT: &str = "From: \"Alice Example\" <alice@example.net>\r\n\
+pub(crate) const REPORT: &str = "From: \"Alice Example\" <alice@example.net>\r\n\
     To: bob@example.org\r\n\
     Cc: carol@example.com\r\n\
     Bcc: dave@example.com\r\n\
@@ -110,7 +110,7 @@ const REPORT: &str = "From: \"Alice Example\" <alice@example.net>\r\n\
     The invoice total is 1234 EUR.\r\n\
     He said \"hello\" twice.\r\n";
 
-const GREETING: &str = "From: =?utf-8?q?J=C3=BCrgen?= <j@example.de>\r\n\
+pub(crate) const GREETING: &str = "From: =?utf-8?q?J=C3=BCrgen?= <j@example.de>\r\n\
     To: team@example.org\r\n\
     Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?=\r\n\
     MIME-Version: 1.0\r\n\
@@ -124,7 +124,7 @@ const GREETING: &str = "From: =?utf-8?q?J=C3=BCrgen?= <j@example.de>\r\n\
     <p>Meeting <b>tomorrow</b> at noon</p>\r\n\
     --b1--\r\n";
 
-const SHORT: &str = "From: x@y.z\r\nSubject: hi\r\n\r\nok\r\n";
+pub(crate) const SHORT: &str = "From: x@y.z\r\nSubject: hi\r\n\r\nok\r\n";
 
 /// Text search: case-insensitive substrings of decoded header fields and
 /// body text (HTML stripped, charsets decoded), for every field and for

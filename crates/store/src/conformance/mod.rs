@@ -21,12 +21,14 @@ mod content;
 mod imap_ops;
 mod mailboxes;
 mod messages;
+mod queue;
 
 pub use accounts::*;
 pub use content::*;
 pub use imap_ops::*;
 pub use mailboxes::*;
 pub use messages::*;
+pub use queue::*;
 
 /// The names of the checks run by [`run_all`], in order.
 pub const CHECKS: &[&str] = &[
@@ -59,6 +61,7 @@ pub const CHECKS: &[&str] = &[
     "changed_since_and_first_unseen",
     "message_ranges_and_headers_are_exact",
     "search_text_matches_imap_semantics",
+    "queue_items_round_trip",
 ];
 
 /// Runs every check, each on a store returned by `open` (fresh and empty).
@@ -96,6 +99,7 @@ where
     changed_since_and_first_unseen(open().await).await;
     message_ranges_and_headers_are_exact(open().await).await;
     search_text_matches_imap_semantics(open().await).await;
+    queue_items_round_trip(open().await).await;
 }
 
 // --- helpers ---

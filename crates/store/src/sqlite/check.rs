@@ -75,8 +75,15 @@ const PROBLEM_QUERIES: &[&str] = &[
     "SELECT 'message ' || m.id || ' has header length ' || m.header_len
             || ' beyond its size ' || m.size
        FROM messages m WHERE m.header_len > m.size OR m.header_len < 0",
-    "SELECT 'message ' || m.id || ' has no text index row'
-       FROM messages m WHERE NOT EXISTS (SELECT 1 FROM message_text t WHERE t.rowid = m.id)",
+    // Every message is indexed or waiting for the indexer, not both.
+    "SELECT 'message ' || m.id || ' has no text index row and is not pending indexing'
+       FROM messages m
+      WHERE NOT EXISTS (SELECT 1 FROM message_text t WHERE t.rowid = m.id)
+        AND NOT EXISTS (SELECT 1 FROM fts_pending p WHERE p.message = m.id)",
+    "SELECT 'message ' || p.message || ' is pending indexing but has a text index row'
+       FROM fts_pending p WHERE EXISTS (SELECT 1 FROM message_text t WHERE t.rowid = p.message)",
+    "SELECT 'pending index row ' || p.message || ' has no message'
+       FROM fts_pending p WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = p.message)",
     "SELECT 'text index row ' || t.rowid || ' has no message'
        FROM message_text t WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = t.rowid)",
     "SELECT 'mailbox ' || x.id || ' is named ' || quote(x.name) || ', not a valid name'

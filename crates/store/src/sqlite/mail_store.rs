@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::api::*;
 use crate::error::StoreError;
+use crate::queue::{NewQueueItem, QueueId, QueueItem, QueueUpdate};
 
 use super::{SqliteStore, admin, check, flags, mailboxes, ops, prepare_blocking, read};
 
@@ -396,5 +397,39 @@ impl MailStore for SqliteStore {
 
     async fn check(&self) -> Result<CheckReport, StoreError> {
         self.read_fresh(check::check).await
+    }
+
+    async fn enqueue(&self, item: NewQueueItem) -> Result<QueueId, StoreError> {
+        let data = item.data.clone();
+        let compressed = tokio::task::spawn_blocking(move || super::blob::compress(&data))
+            .await
+            .map_err(|e| StoreError::Internal(format!("queue compression failed: {e}")))??;
+        self.write(move |c, _| super::queue::enqueue(c, &item, &compressed))
+            .await
+    }
+
+    async fn queue_due(&self, now: UnixTime, limit: usize) -> Result<Vec<QueueItem>, StoreError> {
+        self.read(move |c| super::queue::due(c, now, limit)).await
+    }
+
+    async fn queue_list(&self) -> Result<Vec<QueueItem>, StoreError> {
+        self.read(super::queue::list).await
+    }
+
+    async fn queue_item(&self, id: QueueId) -> Result<Option<QueueItem>, StoreError> {
+        self.read(move |c| super::queue::item(c, id)).await
+    }
+
+    async fn queue_message(&self, id: QueueId) -> Result<Arc<Vec<u8>>, StoreError> {
+        self.read(move |c| super::queue::message(c, id)).await
+    }
+
+    async fn queue_update(&self, id: QueueId, update: QueueUpdate) -> Result<(), StoreError> {
+        self.write(move |c, _| super::queue::update(c, id, &update))
+            .await
+    }
+
+    async fn queue_delete(&self, id: QueueId) -> Result<(), StoreError> {
+        self.write(move |c, _| super::queue::delete(c, id)).await
     }
 }

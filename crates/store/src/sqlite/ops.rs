@@ -13,14 +13,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::api::*;
 use crate::error::StoreError;
-use crate::fulltext::IndexedText;
 
 use super::blob::Compressed;
 use super::flags::register_keywords;
 use super::{from_db_u64, search, to_db_u64, unix_now};
 
-/// A message ready to be stored: hashed, compressed, summarised and its
-/// text extracted off the writer thread.
+/// A message ready to be stored: hashed, compressed and summarised off the
+/// writer thread. Its searchable text is extracted later, by the background
+/// indexer (see `indexer`).
 pub(crate) struct PreparedMessage {
     /// SHA-256 of the raw bytes, lowercase hex.
     pub(crate) hash: String,
@@ -32,8 +32,6 @@ pub(crate) struct PreparedMessage {
     pub(crate) summary_json: String,
     /// Length of the header section (from the summary).
     pub(crate) header_len: u64,
-    /// What full-text search indexes.
-    pub(crate) text: IndexedText,
 }
 
 /// A mailbox being written to: UIDNEXT and HIGHESTMODSEQ are advanced in
@@ -191,8 +189,8 @@ pub(crate) fn check_quota(
     }
 }
 
-/// Stores a prepared message (blob deduplicated by hash) with its text
-/// index; the caller adds the entries referring to it.
+/// Stores a prepared message (blob deduplicated by hash), queued for the
+/// full-text indexer; the caller adds the entries referring to it.
 fn insert_message(conn: &Connection, message: &PreparedMessage) -> Result<MessageId, StoreError> {
     let size = to_db_u64(message.size);
     // Content-addressed: an identical body is stored once.
@@ -217,14 +215,16 @@ fn insert_message(conn: &Connection, message: &PreparedMessage) -> Result<Messag
         to_db_u64(message.header_len)
     ])?;
     let id = MessageId(conn.last_insert_rowid());
-    search::index_message(conn, id, &message.text)?;
+    search::queue_for_index(conn, id)?;
     Ok(id)
 }
 
 /// Deletes those of `messages` that no entry refers to any more, with their
-/// text index, and then their blobs if no message refers to them.
+/// text index row or pending-index row, and then their blobs if no message
+/// refers to them.
 pub(crate) fn collect_garbage(conn: &Connection, messages: &[i64]) -> Result<(), StoreError> {
     let mut referenced = conn.prepare_cached("SELECT 1 FROM entries WHERE message = ?1 LIMIT 1")?;
+    let mut unqueue = conn.prepare_cached("DELETE FROM fts_pending WHERE message = ?1")?;
     let mut delete_message =
         conn.prepare_cached("DELETE FROM messages WHERE id = ?1 RETURNING blob")?;
     let mut blob_used = conn.prepare_cached("SELECT 1 FROM messages WHERE blob = ?1 LIMIT 1")?;
@@ -233,6 +233,8 @@ pub(crate) fn collect_garbage(conn: &Connection, messages: &[i64]) -> Result<(),
         if referenced.exists([id])? {
             continue;
         }
+        // Before the message: the pending row refers to it.
+        unqueue.execute([id])?;
         let blob: Option<String> = delete_message.query_row([id], |r| r.get(0)).optional()?;
         let Some(blob) = blob else { continue };
         search::unindex_message(conn, MessageId(id))?;

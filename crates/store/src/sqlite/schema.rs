@@ -33,6 +33,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: V2,
         backfill: Some(super::backfill::v2),
     },
+    Migration {
+        sql: V3,
+        backfill: None,
+    },
+    Migration {
+        sql: V4,
+        backfill: None,
+    },
 ];
 
 /// Version 1: the initial schema.
@@ -212,6 +220,59 @@ const V2: &str = r#"
         subject, hfrom, hto, hcc, hbcc, headers, body,
         tokenize = 'trigram case_sensitive 0'
     );
+"#;
+
+/// Version 3: deferred full-text indexing.
+///
+/// - `fts_pending`: the messages stored but not yet in `message_text`.
+///   A delivery/append inserts the message's row here (cheap) instead of
+///   indexing it; the background indexer (`indexer`) moves messages from
+///   here into `message_text`, both in one transaction. Every message is
+///   in exactly one of the two (`check` verifies it). The foreign key
+///   makes forgetting to clear a collected message's row an error.
+///   Messages of older versions were all indexed by version 2's backfill.
+/// - `message_text`'s `usermerge` is 2: the indexer's idle-time merge
+///   steps (`search::merge_step`) merge any two segments of one level,
+///   keeping fewer segments than FTS5's default of 4 per level.
+const V3: &str = r#"
+    CREATE TABLE fts_pending (
+        message INTEGER PRIMARY KEY REFERENCES messages(id)
+    ) STRICT;
+    INSERT INTO message_text (message_text, rank) VALUES ('usermerge', 2);
+"#;
+
+/// Version 4: the outbound queue (see `queue`).
+///
+/// - `queue`: one row per queued message: envelope, RFC 3461 `RET` and
+///   `ENVID`, schedule, attempt count, whether the delay notice went out,
+///   and the message bytes compressed like `blobs.data`/`blobs.frames`.
+/// - `queue_recipients`: per-recipient status (0 pending, 1 delivered,
+///   2 failed), last reply, `NOTIFY` and `ORCPT`.
+const V4: &str = r#"
+    CREATE TABLE queue (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        reverse_path   TEXT NOT NULL,
+        ret            TEXT,
+        envid          TEXT,
+        size           INTEGER NOT NULL,
+        created        INTEGER NOT NULL,
+        next_attempt   INTEGER NOT NULL,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        delay_notified INTEGER NOT NULL DEFAULT 0,
+        data           BLOB NOT NULL,
+        frames         BLOB
+    ) STRICT;
+    CREATE INDEX queue_next_attempt ON queue(next_attempt);
+    CREATE TABLE queue_recipients (
+        item    INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        idx     INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        status  INTEGER NOT NULL DEFAULT 0,
+        reply   TEXT,
+        notify  TEXT,
+        orcpt   TEXT,
+        PRIMARY KEY (item, idx)
+    ) STRICT, WITHOUT ROWID;
 "#;
 
 /// The schema version this code writes.

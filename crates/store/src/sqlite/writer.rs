@@ -11,14 +11,23 @@
 //! before its write is on disk, and under load one fsync serves hundreds of
 //! writes.
 //!
+//! The same queue carries the background indexer's low-priority
+//! [`IndexWork`] (see `indexer`). Foreground jobs always go first: index
+//! work runs only when no job is queued, one message at a time, for at
+//! most [`INDEX_BUDGET`] per transaction, and stops as soon as a job
+//! arrives; that job's batch then joins the open transaction (after the
+//! index work's savepoint), so one commit serves both. What is left of the
+//! index work resumes at the next idle moment.
+//!
 //! When every [`Sender`] is gone the thread finishes the queued jobs and
-//! exits.
+//! exits; unfinished index work is dropped (its messages stay pending).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{broadcast, oneshot};
@@ -26,8 +35,16 @@ use tokio::sync::{broadcast, oneshot};
 use crate::api::{AccountId, Change};
 use crate::error::StoreError;
 
+use super::indexer::{self, IndexWork};
+
 /// Most jobs committed by one transaction.
 const MAX_BATCH: usize = 256;
+
+/// Most time spent indexing in one transaction. FTS5 writes what a
+/// transaction indexed when it commits, so this also bounds the flush a
+/// foreground job arriving meanwhile waits for (with the job's own fsync);
+/// longer means fewer commits while catching up.
+const INDEX_BUDGET: Duration = Duration::from_millis(5);
 
 /// Capacity of each account's change feed.
 const FEED_CAPACITY: usize = 1024;
@@ -125,38 +142,41 @@ impl Feeds {
     }
 }
 
+/// What the writer thread is sent.
+pub(crate) enum Msg {
+    /// A foreground write.
+    Write(Box<dyn Job>),
+    /// Background indexing, run when no write is queued.
+    Index(IndexWork),
+}
+
 /// The queue into the writer thread.
-pub(crate) type JobSender = Sender<Box<dyn Job>>;
+pub(crate) type JobSender = Sender<Msg>;
 
 /// Starts the writer thread on `conn`.
 pub(crate) fn spawn(
     conn: Connection,
     feeds: Arc<Feeds>,
+    index: Arc<indexer::Shared>,
 ) -> Result<(JobSender, JoinHandle<()>), StoreError> {
-    let (tx, rx) = std::sync::mpsc::channel::<Box<dyn Job>>();
+    let (tx, rx) = std::sync::mpsc::channel::<Msg>();
     let handle = std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || run(conn, rx, &feeds))?;
-    Ok((tx, handle))
-}
-
-fn run(conn: Connection, rx: Receiver<Box<dyn Job>>, feeds: &Feeds) {
-    // `recv` fails only once every sender is dropped AND the queue is empty,
-    // so every queued job is answered before the thread exits.
-    while let Ok(first) = rx.recv() {
-        let mut batch = Vec::with_capacity(16);
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        .spawn(move || {
+            let mut writer = Writer {
+                conn,
+                rx,
+                feeds: &feeds,
+                index: &index,
+                index_work: VecDeque::new(),
+                closed: false,
+            };
+            writer.run();
+            if let Err(e) = writer.conn.execute_batch("PRAGMA optimize") {
+                tracing::debug!(error = %e, "PRAGMA optimize failed at store shutdown");
             }
-        }
-        run_batch(&conn, batch, feeds);
-    }
-    if let Err(e) = conn.execute_batch("PRAGMA optimize") {
-        tracing::debug!(error = %e, "PRAGMA optimize failed at store shutdown");
-    }
+        })?;
+    Ok((tx, handle))
 }
 
 /// A copy of `err` for each of several callers (errors are not `Clone`).
@@ -175,18 +195,221 @@ fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Runs one group of jobs in one transaction (see the module docs).
-fn run_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, feeds: &Feeds) {
-    let mut jobs = batch.into_iter();
-    // Jobs that ran successfully in the open transaction, awaiting commit.
-    let mut pending: Vec<Ran> = Vec::new();
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
-        tracing::warn!(error = %e, "store writer cannot begin a transaction");
-        for job in jobs {
-            job.fail(copy_error(&e));
+struct Writer<'a> {
+    conn: Connection,
+    rx: Receiver<Msg>,
+    feeds: &'a Feeds,
+    index: &'a indexer::Shared,
+    /// Index work received, oldest first (in practice at most one: the
+    /// indexer waits for each).
+    index_work: VecDeque<IndexWork>,
+    /// Every sender is gone and the queue is empty.
+    closed: bool,
+}
+
+impl Writer<'_> {
+    fn run(&mut self) {
+        let mut batch: Vec<Box<dyn Job>> = Vec::new();
+        loop {
+            if batch.is_empty() && self.index_work.is_empty() {
+                // `recv` fails only once every sender is dropped AND the
+                // queue is empty, so every queued job is answered.
+                match self.rx.recv() {
+                    Ok(msg) => self.accept(msg, &mut batch),
+                    Err(_) => break,
+                }
+            }
+            self.drain(&mut batch);
+            if batch.is_empty() && self.closed {
+                break;
+            }
+            self.transaction(std::mem::take(&mut batch));
         }
-        return;
+        for work in self.index_work.drain(..) {
+            work.finish(Err(StoreError::Closed));
+        }
     }
+
+    fn accept(&mut self, msg: Msg, batch: &mut Vec<Box<dyn Job>>) {
+        match msg {
+            Msg::Write(job) => batch.push(job),
+            Msg::Index(work) => self.index_work.push_back(work),
+        }
+    }
+
+    /// Adds what is queued to `batch`, up to [`MAX_BATCH`] jobs.
+    fn drain(&mut self, batch: &mut Vec<Box<dyn Job>>) {
+        while batch.len() < MAX_BATCH {
+            match self.rx.try_recv() {
+                Ok(msg) => self.accept(msg, batch),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    self.closed = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// One transaction: `batch` if it has jobs; otherwise index work until
+    /// a job arrives, then the jobs that arrived (see the module docs).
+    fn transaction(&mut self, mut batch: Vec<Box<dyn Job>>) {
+        let foreground = !batch.is_empty();
+        if foreground {
+            self.index.foreground();
+        }
+        if let Err(e) = exec(&self.conn, "BEGIN IMMEDIATE") {
+            tracing::warn!(error = %e, "store writer cannot begin a transaction");
+            for job in batch {
+                job.fail(copy_error(&e));
+            }
+            if !foreground && let Some(work) = self.index_work.pop_front() {
+                work.finish(Err(e));
+            }
+            return;
+        }
+        let indexing = !foreground && self.run_index_work(&mut batch);
+        if !batch.is_empty() {
+            self.index.foreground();
+            self.drain(&mut batch);
+        }
+        let ran_jobs = !batch.is_empty();
+        // Jobs that ran successfully in the open transaction, awaiting commit.
+        let mut pending: Vec<Ran> = Vec::new();
+        let mut lost = false;
+        let open = run_jobs(&self.conn, batch, &mut pending, &mut lost);
+        let committed = if open {
+            self.commit(pending)
+        } else {
+            Err(StoreError::Internal(
+                "transaction aborted by the database".into(),
+            ))
+        };
+        if indexing {
+            let finished = self.index_work.front().is_some_and(IndexWork::is_done);
+            let stopping = self.index.stopping();
+            let failed = match committed {
+                Err(e) => Some(e),
+                Ok(()) if lost => Some(StoreError::Internal(
+                    "index work lost with its transaction".into(),
+                )),
+                Ok(()) => None,
+            };
+            if (finished || stopping || failed.is_some())
+                && let Some(work) = self.index_work.pop_front()
+            {
+                work.finish(match failed {
+                    Some(e) => Err(e),
+                    None if finished => Ok(()),
+                    None => Err(StoreError::Closed),
+                });
+            }
+        }
+        if ran_jobs {
+            self.index.foreground();
+            self.index.kick();
+        }
+    }
+
+    /// Runs the oldest index work in its own savepoint, one message at a
+    /// time, until it is done, the store stops, [`INDEX_BUDGET`] is spent,
+    /// or a foreground job arrives (pushed on `batch`). Returns whether
+    /// index work ran; on error the work is answered and dropped (its
+    /// messages stay pending).
+    fn run_index_work(&mut self, batch: &mut Vec<Box<dyn Job>>) -> bool {
+        let conn = &self.conn;
+        let Some(work) = self.index_work.front_mut() else {
+            return false;
+        };
+        let mut later = Vec::new();
+        let started = Instant::now();
+        let result = exec(conn, "SAVEPOINT index_work").and_then(|()| {
+            loop {
+                // At least one message per turn: progress under any load.
+                work.step(conn)?;
+                if work.is_done() || self.index.stopping() || started.elapsed() >= INDEX_BUDGET {
+                    return Ok(());
+                }
+                match self.rx.try_recv() {
+                    Ok(Msg::Write(job)) => {
+                        batch.push(job);
+                        return Ok(());
+                    }
+                    Ok(Msg::Index(more)) => later.push(more),
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => {
+                        self.closed = true;
+                        return Ok(());
+                    }
+                }
+            }
+        });
+        self.index_work.extend(later);
+        match result.and_then(|()| exec(conn, "RELEASE index_work")) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "background indexing failed; rolled back");
+                rollback_savepoint(conn, "index_work");
+                if let Some(work) = self.index_work.pop_front() {
+                    work.finish(Err(e));
+                }
+                false
+            }
+        }
+    }
+
+    /// Commits the open transaction and answers `pending`.
+    fn commit(&self, mut pending: Vec<Ran>) -> Result<(), StoreError> {
+        match exec(&self.conn, "COMMIT") {
+            Ok(()) => {
+                let changes: Vec<Change> = pending
+                    .iter_mut()
+                    .flat_map(|ran| std::mem::take(&mut ran.changes))
+                    .collect();
+                // Publish before answering, so that a caller that has seen
+                // its write return also finds it on the feed.
+                self.feeds.publish(&changes);
+                for ran in pending {
+                    (ran.finish)(None);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "store commit failed");
+                if !self.conn.is_autocommit() {
+                    let _ = exec(&self.conn, "ROLLBACK");
+                }
+                for ran in pending {
+                    (ran.finish)(Some(copy_error(&e)));
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Runs `batch` in the open transaction, each job in its own savepoint;
+/// the ones that succeed join `pending`. If SQLite aborts the whole
+/// transaction, the work before is lost (`pending` is failed, `lost` set)
+/// and a new transaction is begun for the rest. Returns whether a
+/// transaction is open at the end.
+fn run_jobs(
+    conn: &Connection,
+    batch: Vec<Box<dyn Job>>,
+    pending: &mut Vec<Ran>,
+    lost: &mut bool,
+) -> bool {
+    if conn.is_autocommit() {
+        // The index work's transaction was aborted.
+        *lost = true;
+        if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+            for job in batch {
+                job.fail(copy_error(&e));
+            }
+            return false;
+        }
+    }
+    let mut jobs = batch.into_iter();
     while let Some(job) = jobs.next() {
         if let Err(e) = exec(conn, "SAVEPOINT job") {
             job.fail(e);
@@ -201,62 +424,43 @@ fn run_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, feeds: &Feeds) {
                 }
                 Ok(ran) => {
                     // Its own error is the answer; nothing of it is kept.
-                    rollback_savepoint(conn);
+                    rollback_savepoint(conn, "job");
                     (ran.finish)(None);
                 }
                 Err(_) => {
                     // The job's reply channel was dropped while unwinding;
                     // its caller sees an internal error.
                     tracing::error!("store write job panicked; rolled back");
-                    rollback_savepoint(conn);
+                    rollback_savepoint(conn, "job");
                 }
             }
         }
         if conn.is_autocommit() {
             // SQLite aborted the whole transaction (I/O error, disk full...):
             // the work of the jobs before this one is gone too.
-            let lost = StoreError::Internal("transaction aborted by the database".into());
+            *lost = true;
+            let err = StoreError::Internal("transaction aborted by the database".into());
             for ran in pending.drain(..) {
-                (ran.finish)(Some(copy_error(&lost)));
+                (ran.finish)(Some(copy_error(&err)));
             }
             if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
                 for job in jobs.by_ref() {
                     job.fail(copy_error(&e));
                 }
-                return;
+                return false;
             }
         }
     }
-    match exec(conn, "COMMIT") {
-        Ok(()) => {
-            let changes: Vec<Change> = pending
-                .iter_mut()
-                .flat_map(|ran| std::mem::take(&mut ran.changes))
-                .collect();
-            // Publish before answering, so that a caller that has seen its
-            // write return also finds it on the feed.
-            feeds.publish(&changes);
-            for ran in pending {
-                (ran.finish)(None);
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "store commit failed");
-            if !conn.is_autocommit() {
-                let _ = exec(conn, "ROLLBACK");
-            }
-            for ran in pending {
-                (ran.finish)(Some(copy_error(&e)));
-            }
-        }
-    }
+    true
 }
 
-fn rollback_savepoint(conn: &Connection) {
+fn rollback_savepoint(conn: &Connection, name: &str) {
     if conn.is_autocommit() {
         return;
     }
-    if let Err(e) = exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job")) {
+    let rolled_back = exec(conn, &format!("ROLLBACK TO {name}"))
+        .and_then(|()| exec(conn, &format!("RELEASE {name}")));
+    if let Err(e) = rolled_back {
         // Never commit a half-done job: abandon the whole transaction (the
         // caller notices `is_autocommit` and fails the batch's other jobs).
         tracing::error!(error = %e, "cannot roll back a store job's savepoint");

@@ -1,0 +1,213 @@
+//! Submission with the outbound queue: remote recipients of authenticated
+//! sessions are queued durably before `250`; local ones are delivered at
+//! once; MX sessions never relay.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::BytesMut;
+use pillarbox_delivery::test_dns::TestDns;
+use pillarbox_delivery::{Delivery, DeliveryConfig};
+use pillarbox_queue::{DnsServers, Queue, QueueConfig};
+use pillarbox_session::{ConnInfo, ManualClock, Session, TlsInfo};
+use pillarbox_smtp_server::{Mode, SmtpConfig, SmtpContext, SmtpSession};
+use pillarbox_store::sqlite::SqliteStore;
+use pillarbox_store::{RecipientStatus, Store, StoredCredentials};
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    _dns: TestDns,
+    store: Store,
+    ctx: Arc<SmtpContext>,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Store = SqliteStore::open(dir.path()).unwrap();
+    store.create_domain("example.org").await.unwrap();
+    for login in ["alice@example.org", "bob@example.org"] {
+        let c = pillarbox_sasl::hash_password("secret");
+        store
+            .create_account(
+                login,
+                StoredCredentials {
+                    password_hash: c.password_hash,
+                    scram_sha256: Some(c.scram_sha256),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+    ));
+    let delivery = Arc::new(Delivery::new(
+        store.clone(),
+        DeliveryConfig {
+            hostname: "mail.example.org".into(),
+            ..DeliveryConfig::default()
+        },
+        clock.clone(),
+    ));
+    let dns = TestDns::start().await.unwrap();
+    let queue = Queue::new(
+        store.clone(),
+        QueueConfig::default(),
+        "mail.example.org",
+        clock.clone(),
+        &DnsServers {
+            nameservers: vec![dns.addr().to_string()],
+            timeout_secs: 2,
+        },
+    )
+    .unwrap();
+    let config = SmtpConfig {
+        hostname: "mail.example.org".into(),
+        submission_auth_failure_delay_ms: 0,
+        ..SmtpConfig::default()
+    };
+    let ctx = SmtpContext::with_queue(store.clone(), delivery, config, clock, queue);
+    Harness {
+        _dir: dir,
+        _dns: dns,
+        store,
+        ctx,
+    }
+}
+
+async fn session(h: &Harness, mode: Mode) -> SmtpSession {
+    let conn = ConnInfo {
+        session_id: 7,
+        peer: "192.0.2.1:40000".parse().unwrap(),
+        local: "192.0.2.25:465".parse().unwrap(),
+        tls: Some(TlsInfo {
+            protocol: "TLSv1.3".into(),
+            cipher: "TLS13_AES_128_GCM_SHA256".into(),
+        }),
+        starttls_available: false,
+    };
+    let mut s = SmtpSession::new(h.ctx.clone(), conn, mode);
+    s.greeting(&mut Vec::new()).await;
+    s
+}
+
+async fn send(s: &mut SmtpSession, text: &str) -> String {
+    let mut buf = BytesMut::from(text.as_bytes());
+    let mut out = Vec::new();
+    s.input(&mut buf, &mut out).await;
+    String::from_utf8(out).unwrap()
+}
+
+fn auth_plain() -> String {
+    format!(
+        "AUTH PLAIN {}\r\n",
+        STANDARD.encode(b"\0alice@example.org\0secret")
+    )
+}
+
+#[tokio::test]
+async fn submission_queues_remote_recipients_and_delivers_local_ones() {
+    let h = harness().await;
+    let mut s = session(&h, Mode::Submission).await;
+    send(&mut s, "EHLO client.example.net\r\n").await;
+    assert!(send(&mut s, &auth_plain()).await.starts_with("235"));
+    let out = send(
+        &mut s,
+        "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n\
+         RCPT TO:<carol@example.net>\r\nDATA\r\n",
+    )
+    .await;
+    assert_eq!(
+        out,
+        "250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n250 2.1.5 Recipient OK\r\n\
+         354 End data with <CR><LF>.<CR><LF>\r\n"
+    );
+    let out = send(
+        &mut s,
+        "From: alice@example.org\r\nTo: carol@example.net\r\nSubject: Out\r\n\r\nHi\r\n.\r\n",
+    )
+    .await;
+    assert!(out.starts_with("250 2.0.0"), "{out}");
+
+    // Durable before the 250: the queue item is in the store.
+    let items = h.store.queue_list().await.unwrap();
+    assert_eq!(items.len(), 1);
+    let item = &items[0];
+    assert_eq!(item.reverse_path, "alice@example.org");
+    assert_eq!(item.recipients.len(), 1);
+    assert_eq!(item.recipients[0].address, "carol@example.net");
+    assert_eq!(item.recipients[0].status, RecipientStatus::Pending);
+    let data = h.store.queue_message(item.id).await.unwrap();
+    let text = String::from_utf8_lossy(&data);
+    assert!(
+        text.starts_with("Received: from client.example.net"),
+        "{text}"
+    );
+    assert!(!text.contains("Return-Path:"), "{text}");
+    assert!(text.contains("Subject: Out\r\n"));
+    assert!(text.contains("Message-ID: <"), "completed by the MSA");
+
+    // The local recipient got it at once.
+    let bob = h.store.account("bob@example.org").await.unwrap().unwrap();
+    let inbox = h
+        .store
+        .mailbox_by_name(bob.id, "INBOX")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(inbox.exists, 1);
+}
+
+#[tokio::test]
+async fn remote_only_submission_is_accepted() {
+    let h = harness().await;
+    let mut s = session(&h, Mode::Submission).await;
+    send(&mut s, "EHLO client.example.net\r\n").await;
+    send(&mut s, &auth_plain()).await;
+    let out = send(
+        &mut s,
+        "MAIL FROM:<alice@example.org>\r\nRCPT TO:<dave@example.com>\r\nDATA\r\n\
+         From: alice@example.org\r\n\r\nx\r\n.\r\n",
+    )
+    .await;
+    assert!(
+        out.ends_with("as 7.1\r\n") && out.contains("\r\n250 2.0.0"),
+        "{out}"
+    );
+    assert_eq!(h.store.queue_list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn mx_sessions_never_relay_even_with_a_queue() {
+    let h = harness().await;
+    let mut s = session(&h, Mode::Mx).await;
+    send(&mut s, "EHLO client.example.net\r\n").await;
+    let out = send(
+        &mut s,
+        "MAIL FROM:<x@example.net>\r\nRCPT TO:<carol@example.net>\r\n",
+    )
+    .await;
+    assert_eq!(
+        out,
+        "250 2.1.0 Sender OK\r\n554 5.7.1 Relay access denied\r\n"
+    );
+    assert!(h.store.queue_list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn unauthenticated_submission_cannot_relay() {
+    let h = harness().await;
+    let mut s = session(&h, Mode::Submission).await;
+    send(&mut s, "EHLO client.example.net\r\n").await;
+    let out = send(
+        &mut s,
+        "MAIL FROM:<alice@example.org>\r\nRCPT TO:<carol@example.net>\r\n",
+    )
+    .await;
+    assert!(out.starts_with("530 5.7.0"), "{out}");
+    assert!(out.contains("\r\n530 5.7.0"), "{out}");
+}
