@@ -183,7 +183,7 @@ async fn serve(data: &Path, config_path: Option<&Path>) -> CliResult {
     let server = Server::start(&config, data, Arc::new(SystemClock)).await?;
     println!("Pillarbox is running; data directory {}", data.display());
     for (l, addr) in &server.listeners {
-        println!("  {:<6} {}", l.name(), addr);
+        println!("  {:<12} {}", l.name(), addr);
     }
     if let CertSource::SelfSigned { path, generated } = &server.cert_source {
         println!(
@@ -242,7 +242,7 @@ fn config_cmd(action: ConfigAction, path: Option<&Path>) -> CliResult {
             let c = Config::load(path)?;
             println!("configuration OK; hostname {}", c.hostname);
             for l in &c.listeners {
-                println!("  {:<6} {}", l.name(), l.address);
+                println!("  {:<12} {}", l.name(), l.address);
             }
             Ok(())
         }
