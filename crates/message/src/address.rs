@@ -48,6 +48,14 @@ fn tokenize(s: &[u8]) -> Vec<Tok> {
                 i += 1;
                 continue;
             }
+            b')' => {
+                // A stray `)` (no comment open): dropped like the end of an
+                // empty comment. Words stop at `)`, so without this arm the
+                // loop would never advance past it.
+                space = true;
+                i += 1;
+                continue;
+            }
             b'(' => {
                 let mut depth = 0usize;
                 while i < s.len() {
@@ -401,5 +409,32 @@ mod tests {
             }
         }
         assert!(parse_address_list(b"  (just a comment) ").is_empty());
+    }
+
+    /// Found by the `mime` fuzz target: a `)` with no comment open made the
+    /// tokenizer loop forever, pushing empty words until memory ran out.
+    #[test]
+    fn stray_close_paren_ends() {
+        let got = parse_address_list(b"A Group:Ed Jones <c@a.test>,joe@where.test,Jempty)");
+        assert_eq!(
+            got,
+            vec![
+                EnvelopeAddress {
+                    name: None,
+                    adl: None,
+                    mailbox: Some(b"A Group".to_vec()),
+                    host: None,
+                },
+                a(Some("Ed Jones"), "c", "a.test"),
+                a(None, "joe", "where.test"),
+                a(None, "Jempty", ".MISSING-HOST-NAME."),
+                EnvelopeAddress::default(),
+            ]
+        );
+        assert_eq!(parse_address_list(b")"), vec![]);
+        assert_eq!(
+            parse_address_list(b"a@b.test ) , c@d.test)"),
+            vec![a(None, "a", "b.test"), a(None, "c", "d.test")]
+        );
     }
 }

@@ -67,3 +67,8 @@ async fn net_transcripts() {
 async fn imap_transcripts() {
     run_dir("imap").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abuse_transcripts() {
+    run_dir("abuse").await;
+}
