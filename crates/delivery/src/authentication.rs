@@ -28,34 +28,20 @@
 //!   `Received:`; existing fields claiming our authserv-id are removed
 //!   (RFC 8601 §5: forged results must not reach the user).
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::net::IpAddr;
 
 use mail_auth::dmarc::Policy;
 use mail_auth::dmarc::verify::DmarcParameters;
-use mail_auth::hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
-};
-use mail_auth::hickory_resolver::system_conf::read_system_conf;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator,
     SpfOutput, SpfResult,
 };
 
-use crate::{DnsConfig, Envelope};
+pub use pillarbox_dns::DnsSetupError;
+use pillarbox_dns::resolver_config;
 
-/// The DNS resolver could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DnsSetupError {
-    /// A `[dns] nameservers` entry is neither `IP` nor `IP:port`.
-    #[error("invalid name server address {0:?} (expected IP or IP:port)")]
-    Nameserver(String),
-    /// The system configuration (`/etc/resolv.conf`) or the resolver failed.
-    #[error("cannot set up the DNS resolver: {0}")]
-    Resolver(String),
-}
+use crate::{DnsConfig, Envelope};
 
 /// What to do with a verified message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,39 +83,11 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-/// Parses `IP` (port 53) or `IP:port` (`[v6]:port` for IPv6).
-fn nameserver(text: &str) -> Result<SocketAddr, DnsSetupError> {
-    let text = text.trim();
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    text.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| DnsSetupError::Nameserver(text.to_string()))
-}
-
 impl Authenticator {
     /// A resolver for `dns`: its name servers, or the system's when none
     /// are configured. Must be called inside a tokio runtime.
     pub fn new(dns: &DnsConfig) -> Result<Authenticator, DnsSetupError> {
-        let (config, mut options) = if dns.nameservers.is_empty() {
-            read_system_conf().map_err(|e| DnsSetupError::Resolver(e.to_string()))?
-        } else {
-            let mut servers = Vec::with_capacity(dns.nameservers.len());
-            for text in &dns.nameservers {
-                let addr = nameserver(text)?;
-                let mut udp = ConnectionConfig::udp();
-                udp.port = addr.port();
-                let mut tcp = ConnectionConfig::tcp();
-                tcp.port = addr.port();
-                servers.push(NameServerConfig::new(addr.ip(), true, vec![udp, tcp]));
-            }
-            (
-                ResolverConfig::from_parts(None, Vec::new(), servers),
-                ResolverOpts::default(),
-            )
-        };
-        options.timeout = Duration::from_secs(dns.timeout_secs.max(1));
+        let (config, options) = resolver_config(&dns.nameservers, dns.timeout_secs)?;
         let resolver = MessageAuthenticator::new(config, options)
             .map_err(|e| DnsSetupError::Resolver(e.to_string()))?;
         Ok(Authenticator { resolver })
@@ -455,19 +413,5 @@ mod tests {
             remove_claimed_results(prefix.clone(), "mx.example.org"),
             prefix
         );
-    }
-
-    #[test]
-    fn nameserver_forms() {
-        assert_eq!(
-            nameserver("127.0.0.1").unwrap(),
-            "127.0.0.1:53".parse().unwrap()
-        );
-        assert_eq!(
-            nameserver("127.0.0.1:5353").unwrap(),
-            "127.0.0.1:5353".parse().unwrap()
-        );
-        assert!(nameserver("[::1]:53").is_ok());
-        assert!(nameserver("localhost").is_err());
     }
 }

@@ -2,16 +2,13 @@
 //! preference, else the domain itself (implicit MX, A/AAAA); a null MX
 //! (RFC 7505) means the domain accepts no mail.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::net::IpAddr;
 
 use mail_auth::hickory_resolver::TokioResolver;
-use mail_auth::hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
-};
 use mail_auth::hickory_resolver::net::runtime::TokioRuntimeProvider;
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
-use mail_auth::hickory_resolver::system_conf::read_system_conf;
+
+use pillarbox_dns::resolver_config;
 
 use crate::QueueError;
 use crate::config::DnsServers;
@@ -46,39 +43,16 @@ impl std::fmt::Debug for MxResolver {
     }
 }
 
-/// Parses `IP` (port 53) or `IP:port`.
-fn nameserver(text: &str) -> Result<SocketAddr, QueueError> {
-    let text = text.trim();
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    text.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| QueueError::Dns(format!("invalid name server address {text:?}")))
-}
-
 impl MxResolver {
     /// A resolver querying `dns`'s name servers (the system's when none).
     /// Must be called inside a tokio runtime.
     pub fn new(dns: &DnsServers) -> Result<MxResolver, QueueError> {
-        let (config, mut options) = if dns.nameservers.is_empty() {
-            read_system_conf().map_err(|e| QueueError::Dns(e.to_string()))?
-        } else {
-            let mut servers = Vec::with_capacity(dns.nameservers.len());
-            for text in &dns.nameservers {
-                let addr = nameserver(text)?;
-                let mut udp = ConnectionConfig::udp();
-                udp.port = addr.port();
-                let mut tcp = ConnectionConfig::tcp();
-                tcp.port = addr.port();
-                servers.push(NameServerConfig::new(addr.ip(), true, vec![udp, tcp]));
-            }
-            (
-                ResolverConfig::from_parts(None, Vec::new(), servers),
-                ResolverOpts::default(),
-            )
-        };
-        options.timeout = Duration::from_secs(dns.timeout_secs.max(1));
+        let (config, options) =
+            resolver_config(&dns.nameservers, dns.timeout_secs).map_err(|e| match e {
+                // QueueError::Dns already says "cannot set up the DNS resolver".
+                pillarbox_dns::DnsSetupError::Resolver(m) => QueueError::Dns(m),
+                other => QueueError::Dns(other.to_string()),
+            })?;
         let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
             .with_options(options)
             .build()

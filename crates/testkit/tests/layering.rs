@@ -7,7 +7,7 @@ use std::process::Command;
 fn layer(name: &str) -> Option<u8> {
     Some(match name {
         "pillarbox-session" | "pillarbox-message" => 0,
-        "pillarbox-imap-proto" | "pillarbox-pop3-proto" | "pillarbox-sasl" => 1,
+        "pillarbox-imap-proto" | "pillarbox-pop3-proto" | "pillarbox-sasl" | "pillarbox-dns" => 1,
         "pillarbox-store" => 2,
         "pillarbox-delivery" | "pillarbox-queue" => 3,
         "pillarbox-smtp-server" | "pillarbox-imap-server" | "pillarbox-pop3-server" => 4,
