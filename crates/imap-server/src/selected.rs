@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use pillarbox_imap_proto::{
     Data, EncodeOptions, FetchValue, Flag, Response, SeqNum, SequenceSet, StatusKind,
 };
-use pillarbox_store::{AccountId, Entry, Flags, MailboxId, ModSeq, StoreError, Uid};
+use pillarbox_store::{AccountId, Entry, Flags, MailboxId, ModSeq, Store, StoreError, Uid};
 
 use crate::context::ImapContext;
 use crate::session::Enabled;
@@ -199,6 +199,22 @@ impl Selected {
         if let Ok(i) = self.uids.binary_search(&entry.uid) {
             self.modseqs[i] = self.modseqs[i].max(entry.modseq);
         }
+    }
+
+    /// The UIDs of the view's messages that carry `\Deleted` now (EXPUNGE,
+    /// UID EXPUNGE and CLOSE remove exactly these).
+    pub async fn deleted_uids(
+        &self,
+        store: &Store,
+        account: AccountId,
+    ) -> Result<Vec<Uid>, StoreError> {
+        Ok(store
+            .entries(account, self.mailbox)
+            .await?
+            .into_iter()
+            .filter(|e| e.flags.contains(Flags::DELETED) && self.seq_of(e.uid).is_some())
+            .map(|e| e.uid)
+            .collect())
     }
 
     /// Builds the view from the store's entries, taking the `\Recent`

@@ -1,8 +1,6 @@
 //! RFC 9051 §6.4.1 CLOSE: silently expunge `\Deleted` messages (unless
 //! read-only) and leave the mailbox.
 
-use pillarbox_store::Flags;
-
 use super::Completion;
 use crate::session::ImapSession;
 
@@ -15,12 +13,8 @@ pub(crate) async fn run(s: &mut ImapSession) -> Completion {
     };
     if !sel.read_only {
         let store = s.ctx.store.clone();
-        let deleted: Vec<_> = match store.entries(account, sel.mailbox).await {
-            Ok(entries) => entries
-                .into_iter()
-                .filter(|e| e.flags.contains(Flags::DELETED) && sel.seq_of(e.uid).is_some())
-                .map(|e| e.uid)
-                .collect(),
+        let deleted = match sel.deleted_uids(&store, account).await {
+            Ok(d) => d,
             Err(e) => return Completion::store(&e),
         };
         if !deleted.is_empty()

@@ -1,7 +1,7 @@
 //! RFC 9051 §6.4.3 EXPUNGE: remove every `\Deleted` message of the view.
 
 use pillarbox_imap_proto::Code;
-use pillarbox_store::{Flags, Uid};
+use pillarbox_store::Uid;
 
 use super::{Completion, selected};
 use crate::session::ImapSession;
@@ -22,16 +22,13 @@ pub(crate) async fn expunge_matching(s: &mut ImapSession, only: Option<Vec<Uid>>
     if sel.read_only {
         return Completion::no(Some(Code::ReadOnly), "Mailbox is read-only");
     }
-    let entries = match store.entries(account, sel.mailbox).await {
-        Ok(e) => e,
+    let targets: Vec<Uid> = match sel.deleted_uids(&store, account).await {
+        Ok(d) => d
+            .into_iter()
+            .filter(|u| only.as_ref().is_none_or(|o| o.binary_search(u).is_ok()))
+            .collect(),
         Err(e) => return Completion::store(&e),
     };
-    let targets: Vec<Uid> = entries
-        .into_iter()
-        .filter(|e| e.flags.contains(Flags::DELETED) && sel.seq_of(e.uid).is_some())
-        .map(|e| e.uid)
-        .filter(|u| only.as_ref().is_none_or(|o| o.binary_search(u).is_ok()))
-        .collect();
     if targets.is_empty() {
         return Completion::ok("");
     }
