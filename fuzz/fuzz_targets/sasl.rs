@@ -29,10 +29,11 @@ fuzz_target!(|data: &[u8]| {
     let [flags, rest @ ..] = data else {
         return;
     };
-    let mechanism = match flags % 3 {
+    let mechanism = match flags % 4 {
         0 => Mechanism::Plain,
         1 => Mechanism::Login,
-        _ => Mechanism::ScramSha256,
+        2 => Mechanism::ScramSha256,
+        _ => Mechanism::ScramSha256Plus,
     };
     let mut messages: Vec<&[u8]> = Vec::new();
     let mut tail = rest;
@@ -51,7 +52,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let mut ex = Exchange::new(mechanism);
+    // A TLS connection with a tls-exporter binding, or none.
+    let bindings = pillarbox_session::ChannelBindings {
+        tls_exporter: Some(vec![0x42; 32]),
+    };
+    let mut ex = Exchange::for_connection(mechanism, (flags & 0x20 != 0).then_some(&bindings));
     let mut msgs = messages.into_iter();
     let mut step = if flags & 0x10 != 0 {
         ex.start(msgs.next())
@@ -67,7 +72,10 @@ fuzz_target!(|data: &[u8]| {
             },
             Step::NeedCredentials { authcid } => {
                 assert!(!authcid.is_empty());
-                if mechanism != Mechanism::ScramSha256 {
+                if !matches!(
+                    mechanism,
+                    Mechanism::ScramSha256 | Mechanism::ScramSha256Plus
+                ) {
                     // Out of order while credentials are awaited.
                     assert_eq!(ex.respond(b"x"), Step::Fail(Failure::Protocol));
                     return;

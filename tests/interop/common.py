@@ -44,13 +44,7 @@ submission_auth_failure_delay_ms = 0
 # No DNS on the CI machines: SPF/DKIM/DMARC are tested in-process against a
 # local test DNS server instead (crates/delivery/tests/authentication.rs).
 verify_inbound = false
-# The outbound queue sends everything to a closed local port: queued mail
-# stays queued (no Internet on CI; remote delivery is tested in-process).
-[[queue.route]]
-domain = "*"
-host = "127.0.0.1"
-port = 9
-[[listener]]
+{smarthost}[[listener]]
 protocol = "smtp"
 address = "127.0.0.1:{smtp}"
 tls = "starttls"
@@ -85,6 +79,17 @@ tls = "implicit"
 """
 
 
+# The outbound queue sends everything to a closed local port: queued mail
+# stays queued (there is no Internet here). Tests of MX delivery through a
+# test DNS server leave it out (Pillarbox(smarthost=False)).
+SMARTHOST = """# Everything outbound goes to a closed local port (common.SMARTHOST).
+[[queue.route]]
+domain = "*"
+host = "127.0.0.1"
+port = 9
+"""
+
+
 def wait_port(port, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -115,12 +120,19 @@ def insecure_context():
 class Pillarbox:
     """The real binary, on its own data directory and ports."""
 
-    def __init__(self, plaintext_auth=True, data=None):
+    def __init__(self, plaintext_auth=True, data=None, extra_config="", smarthost=True):
+        """`extra_config`: TOML appended to the configuration, e.g. a
+        `[[queue.route]]` to a local sink (a route for a domain wins over
+        the `*` route above). `smarthost=False` leaves out that `*` route:
+        outbound mail then goes through MX lookup (give `[dns]
+        nameservers` a test DNS server in `extra_config`)."""
         self.tmp = tempfile.TemporaryDirectory(prefix="pillarbox-interop-")
         self.data = data or os.path.join(self.tmp.name, "data")
         self.config = os.path.join(self.tmp.name, "pillarbox.toml")
         with open(self.config, "w") as f:
-            f.write(CONFIG.format(plain="true" if plaintext_auth else "false", **PORTS))
+            f.write(CONFIG.format(plain="true" if plaintext_auth else "false",
+                                  smarthost=SMARTHOST if smarthost else "", **PORTS))
+            f.write(extra_config)
         self.proc = None
         self.log = os.path.join(self.tmp.name, "server.log")
 

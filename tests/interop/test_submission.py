@@ -89,8 +89,9 @@ class Submission(unittest.TestCase):
             s.starttls(context=insecure_context())
             s.ehlo("client.example.net")
             self.assertFalse(s.has_extn("starttls"))
+            # TLS 1.3 gives the RFC 9266 tls-exporter channel binding.
             self.assertEqual(s.esmtp_features["auth"].split(),
-                             ["SCRAM-SHA-256", "PLAIN", "LOGIN"])
+                             ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "PLAIN", "LOGIN"])
 
     def test_smtplib_starttls_each_mechanism(self):
         # (mechanism, authobject name, initial response or continuation)

@@ -43,6 +43,46 @@ use pillarbox_dns::resolver_config;
 
 use crate::{DnsConfig, Envelope};
 
+/// RFC 6376 §6.1 lets a verifier limit the signatures it tries, against
+/// denial of service: each costs a DNS query and, with its own `l=` or
+/// canonicalization, another pass over the body, so a message with
+/// thousands of `DKIM-Signature:` fields would hold the session for
+/// minutes and produce an `Authentication-Results:` field as long.
+const MAX_DKIM_SIGNATURES: usize = 8;
+
+/// `raw` without the `DKIM-Signature:` fields after the first
+/// [`MAX_DKIM_SIGNATURES`] (those are not verified and not reported); the
+/// message itself when it has no more.
+fn limit_signatures(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let is_signature =
+        |f: &pillarbox_message::header::Field<'_>| f.name.eq_ignore_ascii_case(b"DKIM-Signature");
+    let count = pillarbox_message::header::fields(raw)
+        .filter(is_signature)
+        .count();
+    if count <= MAX_DKIM_SIGNATURES {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut seen = 0;
+    let mut fields = pillarbox_message::header::fields(raw);
+    for field in fields.by_ref() {
+        if is_signature(&field) {
+            seen += 1;
+            if seen > MAX_DKIM_SIGNATURES {
+                continue;
+            }
+        }
+        out.extend_from_slice(field.raw);
+    }
+    out.extend_from_slice(&raw[fields.offset()..]);
+    tracing::info!(
+        signatures = count,
+        verified = MAX_DKIM_SIGNATURES,
+        "DKIM signatures beyond the limit ignored"
+    );
+    std::borrow::Cow::Owned(out)
+}
+
 /// What to do with a verified message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
@@ -166,7 +206,8 @@ impl Authenticator {
             results = results.with_spf_ehlo_result(output, ip, &helo);
         }
 
-        let message = AuthenticatedMessage::parse(raw);
+        let limited = limit_signatures(raw);
+        let message = AuthenticatedMessage::parse(&limited);
         let (dkim_names, dmarc_name, dmarc_domain, disposition, dkim_dmarc_text) = match &message {
             Some(message) => {
                 let dkim = self.resolver.verify_dkim(message).await;

@@ -33,13 +33,18 @@
 //!   our authserv-id (see [`authentication`] for the policy choices). DNS
 //!   is injected: [`Authenticator::new`] takes the `[dns]` name servers.
 //!
-//! Not yet: alias targets in other domains need the outbound queue (a later
-//! issue); [`Resolution::Local`] reports them in `remote` and the caller
-//! decides. ARC (RFC 8617), DMARC reports and IDNA (U-label) domains are
-//! also still to come.
+//! - Alias targets in other domains are reported by [`Delivery::resolve`]
+//!   in [`Resolution::Local`]'s `remote`; the session queues one copy for
+//!   them (built by [`forward::forwarded_message`]) before delivering
+//!   locally. Loop detection (`Delivered-To:`, the RFC 5321 §6.3
+//!   `Received:` count) and the sender/ORCPT policy are in [`forward`].
+//!
+//! Not yet: SRS rewriting of forwarded mail, ARC (RFC 8617), DMARC reports
+//! and IDNA (U-label) domains.
 
 pub mod authentication;
 mod config;
+pub mod forward;
 mod resolve;
 #[cfg(any(test, feature = "test-dns"))]
 pub mod test_dns;
@@ -107,6 +112,11 @@ pub enum DeliveryError {
     /// The store failed for this recipient (or for the whole message).
     #[error("store error: {0}")]
     Store(#[source] Arc<StoreError>),
+    /// The message already went through us for this recipient (a
+    /// forwarding loop), or has too many `Received:` fields (RFC 5321
+    /// §6.3); see [`forward`].
+    #[error("mail loop detected")]
+    Loop,
 }
 
 impl DeliveryError {
@@ -116,6 +126,7 @@ impl DeliveryError {
             DeliveryError::QuotaExceeded => ErrorKind::QuotaExceeded,
             DeliveryError::NoMailbox => ErrorKind::NotFound,
             DeliveryError::Store(e) => e.kind(),
+            DeliveryError::Loop => ErrorKind::Invalid,
         }
     }
 

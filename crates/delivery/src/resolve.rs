@@ -12,10 +12,10 @@ use crate::Delivery;
 pub enum Resolution {
     /// The address is in one of our domains and reaches these accounts
     /// (deduplicated, in the order first reached). `remote` lists alias
-    /// targets in domains that are not ours: forwarding them needs the
-    /// outbound queue, which does not exist yet, so the caller decides
-    /// (the SMTP server refuses a recipient that reaches *only* remote
-    /// targets and delivers the local part of mixed aliases).
+    /// targets in domains that are not ours (forwarding, lowercased, in
+    /// the order first reached): the SMTP server queues a copy for them
+    /// when it has an outbound queue (see [`crate::forward`]), and refuses
+    /// a recipient reaching only remote targets when it has none.
     /// `accounts` and `remote` are never both empty.
     Local {
         accounts: Vec<AccountId>,
@@ -153,18 +153,20 @@ impl Delivery {
         let Some((local, domain_name)) = split_address(address) else {
             return Ok(Step::Unknown);
         };
-        let domain = match domains.get(domain_name) {
-            Some(domain) => domain.clone(),
+        let (domain, target) = match domains.get(domain_name) {
+            Some(None) => return Ok(Step::Remote),
+            Some(Some(domain)) => (domain.clone(), self.store.lookup_address(address).await?),
             None => {
-                let domain = self.store.domain(domain_name).await?;
+                // Domain and address in one store call.
+                let (domain, target) = self.store.lookup_recipient(domain_name, address).await?;
                 domains.insert(domain_name.to_string(), domain.clone());
-                domain
+                let Some(domain) = domain else {
+                    return Ok(Step::Remote);
+                };
+                (domain, target)
             }
         };
-        let Some(domain) = domain else {
-            return Ok(Step::Remote);
-        };
-        if let Some(target) = self.store.lookup_address(address).await? {
+        if let Some(target) = target {
             return Ok(Step::Target(target));
         }
         let separator = self.config.subaddress_separator.as_str();

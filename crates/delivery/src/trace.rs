@@ -180,6 +180,7 @@ mod tests {
         e.tls = Some(TlsInfo {
             protocol: "TLSv1.3".into(),
             cipher: "TLS13_AES_128_GCM_SHA256".into(),
+            ..Default::default()
         });
         e.protocol = "ESMTPS";
         e.reverse_path = String::new();

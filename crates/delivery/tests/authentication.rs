@@ -444,3 +444,41 @@ fn bad_nameserver_is_a_setup_error() {
     .unwrap_err();
     assert!(error.to_string().contains("dns.example"), "{error}");
 }
+
+/// RFC 6376 §6.1: only the first signatures are verified. A message with
+/// hundreds of `DKIM-Signature:` fields (each a DNS query) is verified and
+/// reported for the first 8 only, and delivered with its fields intact.
+#[tokio::test]
+async fn only_the_first_dkim_signatures_are_verified() {
+    let f = default_fixture().await;
+    f.publish_spf();
+    let mut raw = f.sign("example.net", MESSAGE);
+    let mut extra = String::new();
+    for i in 0..300 {
+        let signature = DkimSigner::from_key(Ed25519Key::from_pkcs8_der(&f.key).unwrap())
+            .domain("example.net")
+            .selector(format!("unpublished{i}"))
+            .headers(["From"])
+            .sign(MESSAGE.as_bytes())
+            .unwrap();
+        extra.push_str(&signature.to_header());
+    }
+    raw.extend_from_slice(extra.as_bytes());
+    // The extra fields go after the valid one, above the message's own.
+    let raw = {
+        let text = String::from_utf8(raw).unwrap();
+        let (valid, rest) = text.split_at(text.find("From: Bob").unwrap());
+        let (message, sigs) = rest.split_at(MESSAGE.len());
+        format!("{valid}{sigs}{message}").into_bytes()
+    };
+    let env = f.envelope(PEER, "bob@example.net");
+    let started = std::time::Instant::now();
+    let verdict = f.delivery.authenticate(&env, &raw).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(verdict.dkim.len(), 8, "{:?}", verdict.dkim);
+    assert_eq!(verdict.dkim[0], "pass");
+    let results = f.delivery.deliver_authenticated(&env, raw, &verdict).await;
+    assert!(results.iter().all(Result::is_ok));
+    let inbox = f.mailbox(None).await;
+    assert_eq!(inbox[0].matches("\r\nDKIM-Signature: ").count(), 301);
+}

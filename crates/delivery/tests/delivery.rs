@@ -218,6 +218,30 @@ async fn resolve_alias_reports_remote_targets() {
     );
 }
 
+/// Forwarding through nested aliases: every remote target once, case
+/// folded, local accounts alongside.
+#[tokio::test]
+async fn resolve_nested_alias_collects_remote_targets_once() {
+    let f = fixture(DeliveryConfig::default()).await;
+    let s = &f.store;
+    for (alias, target) in [
+        ("team@example.org", "info@example.org"),
+        ("team@example.org", "Carol@Remote.example"),
+        ("info@example.org", "carol@remote.example"),
+        ("info@example.org", "alice@example.org"),
+        ("info@example.org", "dave@other.example"),
+    ] {
+        s.add_alias(alias, target).await.unwrap();
+    }
+    assert_eq!(
+        f.delivery.resolve("Team@example.org").await,
+        Resolution::Local {
+            accounts: vec![f.alice],
+            remote: vec!["carol@remote.example".into(), "dave@other.example".into()]
+        }
+    );
+}
+
 #[tokio::test]
 async fn resolve_alias_depth_limit_and_unknown_targets() {
     let f = fixture(DeliveryConfig {

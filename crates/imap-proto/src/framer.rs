@@ -198,6 +198,13 @@ impl CommandParser {
         self.mode = LineMode::AuthResponse;
     }
 
+    /// True while a command is partly received: some of its line or of a
+    /// literal it announced has arrived, but not all (the server's
+    /// slowloris defence times such a command).
+    pub fn in_command(&self) -> bool {
+        !self.buf.is_empty() || self.append.is_some() || !matches!(self.state, State::Line)
+    }
+
     /// True while an accept/reject decision is pending.
     pub fn awaiting_continuation(&self) -> bool {
         matches!(
@@ -224,7 +231,9 @@ impl CommandParser {
     }
 
     fn reset(&mut self) {
-        self.buf.clear();
+        // Released, not cleared: a session waiting for its next command
+        // (thousands of them in IDLE) holds no buffer for the last one.
+        self.buf = BytesMut::new();
         self.seg_start = 0;
         self.line_bytes = 0;
         self.append = None;

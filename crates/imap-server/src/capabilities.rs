@@ -34,5 +34,10 @@ pub(crate) const BASE: &[&str] = &[
     "QUOTA",
 ];
 
-/// SASL mechanisms offered (same as POP3 and submission).
-pub(crate) const AUTH: &[&str] = &["AUTH=PLAIN", "AUTH=LOGIN", "AUTH=SCRAM-SHA-256"];
+/// SASL mechanisms offered (same as POP3 and submission): SCRAM-SHA-256-PLUS
+/// only on connections with TLS channel bindings (RFC 5802 §6).
+pub(crate) fn auth(bindings: Option<&pillarbox_session::ChannelBindings>) -> Vec<String> {
+    pillarbox_sasl::Mechanism::offered(bindings)
+        .map(|m| format!("AUTH={}", m.name()))
+        .collect()
+}

@@ -30,6 +30,12 @@ pub struct ImapConfig {
     pub max_append_size: u64,
     /// Longest command line in bytes, literals excluded.
     pub max_line_length: usize,
+    /// Slowloris defence: seconds one command (its line and literals,
+    /// APPEND data included) may take to arrive once begun, plus one
+    /// second per `min_data_rate` octets of it; then `* BYE` and close.
+    pub command_timeout_secs: u64,
+    /// Octets per second a long command (APPEND) must at least arrive at.
+    pub min_data_rate: u64,
 }
 
 impl Default for ImapConfig {
@@ -45,6 +51,8 @@ impl Default for ImapConfig {
             max_sessions_per_account: 50,
             max_append_size: 50 * 1024 * 1024,
             max_line_length: 64 * 1024,
+            command_timeout_secs: 300,
+            min_data_rate: 1024,
         }
     }
 }

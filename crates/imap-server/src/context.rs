@@ -1,8 +1,9 @@
 //! State shared by all IMAP sessions of a server.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use pillarbox_sasl::{AuthLimits, AuthThrottle};
 use pillarbox_session::SharedClock;
 use pillarbox_store::{AccountId, Store};
 
@@ -17,6 +18,9 @@ pub struct ImapContext {
     sessions: Mutex<HashMap<AccountId, usize>>,
     /// Which session sees which messages as `\Recent`.
     pub(crate) recent: RecentClaims,
+    /// Failed-authentication counts, shared with the other protocols when
+    /// set by [`ImapContext::set_auth_throttle`].
+    throttle: OnceLock<Arc<AuthThrottle>>,
 }
 
 impl std::fmt::Debug for ImapContext {
@@ -35,7 +39,22 @@ impl ImapContext {
             clock,
             sessions: Mutex::new(HashMap::new()),
             recent: RecentClaims::default(),
+            throttle: OnceLock::new(),
         })
+    }
+
+    /// Uses `throttle` (normally the server's one, shared by all protocols)
+    /// for brute-force protection. Only before the first authentication;
+    /// returns false if a throttle is already in use.
+    pub fn set_auth_throttle(&self, throttle: Arc<AuthThrottle>) -> bool {
+        self.throttle.set(throttle).is_ok()
+    }
+
+    /// The brute-force protection (a default one on this context's clock
+    /// unless one was set).
+    pub fn auth_throttle(&self) -> &AuthThrottle {
+        self.throttle
+            .get_or_init(|| Arc::new(AuthThrottle::new(AuthLimits::default(), self.clock.clone())))
     }
 
     /// Takes a session slot of `account`, or `None` at the limit.

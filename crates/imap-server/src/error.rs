@@ -11,6 +11,8 @@ pub(crate) fn store_error(e: &StoreError) -> (Code, &'static str) {
         ErrorKind::QuotaExceeded => (Code::OverQuota, "Quota exceeded"),
         ErrorKind::Invalid => (Code::Cannot, "Not possible"),
         ErrorKind::Transient => (Code::Unavailable, "Temporary failure, try again later"),
+        // RFC 5530 §3 UNAVAILABLE: a temporary failure; nothing was written.
+        ErrorKind::StorageFull => (Code::Unavailable, "Server storage full, try again later"),
         _ => (Code::ServerBug, "Internal error"),
     }
 }

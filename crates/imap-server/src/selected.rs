@@ -70,6 +70,9 @@ pub struct Selected {
     /// RFC 3501 \Recent: messages that arrived while this session had the
     /// mailbox selected (and those new at SELECT).
     pub recent: BTreeSet<Uid>,
+    /// The view's messages that carry `\Deleted`, as of `known_modseq`
+    /// (later changes are read when needed: [`Selected::deleted_uids`]).
+    pub deleted: BTreeSet<Uid>,
     /// RFC 5182 SEARCHRES `$`: UIDs saved by the last SEARCH RETURN (SAVE).
     pub saved_search: Vec<Uid>,
     /// Keywords announced in the last FLAGS response.
@@ -202,19 +205,27 @@ impl Selected {
     }
 
     /// The UIDs of the view's messages that carry `\Deleted` now (EXPUNGE,
-    /// UID EXPUNGE and CLOSE remove exactly these).
+    /// UID EXPUNGE and CLOSE remove exactly these): the tracked set, updated
+    /// with the entries changed since the view's last sync. The cost follows
+    /// the number of `\Deleted` messages and of recent changes, not the
+    /// size of the mailbox.
     pub async fn deleted_uids(
         &self,
         store: &Store,
         account: AccountId,
     ) -> Result<Vec<Uid>, StoreError> {
-        Ok(store
-            .entries(account, self.mailbox)
-            .await?
-            .into_iter()
-            .filter(|e| e.flags.contains(Flags::DELETED) && self.seq_of(e.uid).is_some())
-            .map(|e| e.uid)
-            .collect())
+        let mut deleted = self.deleted.clone();
+        let changed = store
+            .entries_changed_since(account, self.mailbox, self.known_modseq)
+            .await?;
+        for e in changed.iter().filter(|e| self.seq_of(e.uid).is_some()) {
+            if e.flags.contains(Flags::DELETED) {
+                deleted.insert(e.uid);
+            } else {
+                deleted.remove(&e.uid);
+            }
+        }
+        Ok(deleted.into_iter().collect())
     }
 
     /// Builds the view from the store's entries, taking the `\Recent`
@@ -238,6 +249,11 @@ impl Selected {
             known_modseq: mailbox.highest_modseq,
             pending_expunge: BTreeSet::new(),
             recent: recent.into_iter().collect(),
+            deleted: entries
+                .iter()
+                .filter(|e| e.flags.contains(Flags::DELETED))
+                .map(|e| e.uid)
+                .collect(),
             saved_search: Vec::new(),
             keywords,
         }
@@ -249,6 +265,7 @@ impl Selected {
         self.uids.remove(i);
         self.modseqs.remove(i);
         self.recent.remove(&uid);
+        self.deleted.remove(&uid);
         self.saved_search.retain(|u| *u != uid);
         Some(i as u32 + 1)
     }
@@ -345,6 +362,12 @@ impl Selected {
                 .any(|k| !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)))
             {
                 new_keywords = true;
+            }
+            let in_view = e.uid.0 > self.max_uid() || self.seq_of(e.uid).is_some();
+            if in_view && e.flags.contains(Flags::DELETED) {
+                self.deleted.insert(e.uid);
+            } else {
+                self.deleted.remove(&e.uid);
             }
             if e.uid.0 > self.max_uid() {
                 self.uids.push(e.uid);

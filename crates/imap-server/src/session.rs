@@ -8,7 +8,7 @@ use pillarbox_imap_proto::{
     Code, CommandError, CommandParser, Continue, Data, EncodeOptions, Event, ParserConfig,
     Response, StatusKind, Tag,
 };
-use pillarbox_session::{ConnInfo, Control, Session, TlsInfo};
+use pillarbox_session::{ConnInfo, Control, Pace, PaceTimer, Session, TlsInfo};
 use pillarbox_store::{AccountId, Change};
 use tokio::sync::broadcast;
 use tracing::{debug, info};
@@ -79,6 +79,9 @@ pub(crate) enum Pending {
     Authenticate(Box<commands::authenticate::InProgress>),
     /// APPEND: message data arriving.
     Append(Box<commands::append::InProgress>),
+    /// FETCH: the response is being produced in chunks; no input is read
+    /// until it completes.
+    Fetch(Box<commands::fetch::FetchStream>),
 }
 
 /// One IMAP connection.
@@ -92,7 +95,12 @@ pub struct ImapSession {
     /// Encoded responses not yet handed to the driver.
     pub(crate) out: BytesMut,
     pub(crate) auth_failures: u32,
+    /// The login of the authentication attempt in progress, for the
+    /// brute-force counts.
+    pub(crate) auth_login: Option<String>,
     bad_commands: u32,
+    /// Slowloris defence: the command in progress.
+    pace: PaceTimer,
 }
 
 impl ImapSession {
@@ -111,7 +119,9 @@ impl ImapSession {
             pending: Pending::None,
             out: BytesMut::new(),
             auth_failures: 0,
+            auth_login: None,
             bad_commands: 0,
+            pace: PaceTimer::default(),
         }
     }
 
@@ -144,7 +154,8 @@ impl ImapSession {
                 caps.push("STARTTLS".into());
             }
             if self.auth_allowed() {
-                caps.extend(capabilities::AUTH.iter().map(|s| s.to_string()));
+                let bindings = self.conn.tls.as_ref().map(|t| &t.channel_bindings);
+                caps.extend(capabilities::auth(bindings));
             } else {
                 caps.push("LOGINDISABLED".into());
             }
@@ -175,6 +186,34 @@ impl ImapSession {
 
     pub(crate) fn untagged_ok(&mut self, code: Option<Code>, text: &str) {
         self.send(Response::untagged(StatusKind::Ok, code, text));
+    }
+
+    /// Slowloris defence: a command still partly received after
+    /// `command_timeout_secs` (plus a second per `min_data_rate` octets of
+    /// it) ends the connection with `* BYE`. The idle timeout alone never
+    /// fires while a byte trickles in now and then.
+    fn pace_check(&mut self, before: usize, buf: &mut BytesMut, control: Control) -> Control {
+        let pace = Pace {
+            timeout: Duration::from_secs(self.ctx.config.command_timeout_secs),
+            min_rate: self.ctx.config.min_data_rate,
+        };
+        let busy = self.parser.in_command();
+        let now = self.ctx.clock.now();
+        let Some(taken) = self.pace.check(pace, now, before, buf.len(), busy) else {
+            return control;
+        };
+        if control != Control::Continue {
+            return control;
+        }
+        tracing::warn!(
+            session = self.conn.session_id,
+            peer = %self.conn.peer,
+            seconds = taken.as_secs(),
+            "imap client too slow; closing connection"
+        );
+        self.bye("Command too slow; closing connection");
+        buf.clear();
+        Control::Close
     }
 
     pub(crate) fn bye(&mut self, text: &str) {
@@ -245,6 +284,18 @@ impl ImapSession {
             Err(e) => debug!(error = %e, "sync failed; will retry"),
         }
         self.out.extend_from_slice(&out);
+    }
+
+    /// Moves the encoded responses to the driver's buffer, leaving this one
+    /// empty without capacity: an idle session holds no output buffer.
+    fn hand_over(&mut self, out: &mut Vec<u8>) {
+        let encoded = std::mem::take(&mut self.out);
+        if out.is_empty() {
+            // Usually the case: the buffer changes hands without a copy.
+            *out = encoded.into();
+        } else {
+            out.extend_from_slice(&encoded);
+        }
     }
 
     /// Handles one parser event.
@@ -332,29 +383,32 @@ impl Session for ImapSession {
             Some(Code::Capability(caps)),
             &format!("{host} Pillarbox IMAP ready"),
         );
-        out.extend_from_slice(&self.out.split());
+        self.hand_over(out);
         Control::Continue
     }
 
     async fn input(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
+        let before = buf.len();
         let mut control = Control::Continue;
-        loop {
+        // A FETCH still producing its response goes on first; pipelined
+        // commands wait in `buf` until it has completed.
+        if matches!(self.pending, Pending::Fetch(_)) {
+            control = commands::fetch::resume(self).await;
+        }
+        while control == Control::Continue && !self.output_pending() {
             match self.parser.feed(buf) {
                 Ok(None) => break,
-                Ok(Some(ev)) => {
-                    control = self.event(ev).await;
-                }
+                Ok(Some(ev)) => control = self.event(ev).await,
                 Err(e) => control = self.parse_error(e).await,
             }
-            if control != Control::Continue {
-                break;
-            }
         }
-        out.extend_from_slice(&self.out.split());
-        if self.out.capacity() > 64 * 1024 {
-            self.out = BytesMut::new();
-        }
+        let control = self.pace_check(before, buf, control);
+        self.hand_over(out);
         control
+    }
+
+    fn output_pending(&self) -> bool {
+        matches!(self.pending, Pending::Fetch(_))
     }
 
     async fn closed(&mut self) {
@@ -382,12 +436,12 @@ impl Session for ImapSession {
 
     fn timed_out(&mut self, out: &mut Vec<u8>) {
         self.bye("Autologout; idle for too long");
-        out.extend_from_slice(&self.out.split());
+        self.hand_over(out);
     }
 
     fn shutting_down(&mut self, out: &mut Vec<u8>) {
         self.bye("Server shutting down");
-        out.extend_from_slice(&self.out.split());
+        self.hand_over(out);
     }
 
     async fn wake(&mut self) {
@@ -414,7 +468,7 @@ impl Session for ImapSession {
 
     async fn on_wake(&mut self, out: &mut Vec<u8>) -> Control {
         self.sync(true).await;
-        out.extend_from_slice(&self.out.split());
+        self.hand_over(out);
         Control::Continue
     }
 }

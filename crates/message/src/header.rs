@@ -160,9 +160,54 @@ pub fn header_fields<N: AsRef<[u8]>>(header: &[u8], names: &[N], not: bool) -> V
     out
 }
 
+/// A header section cut down for parsers that allocate per field (a
+/// message may carry millions of tiny fields within its size limit): the
+/// fields that fit, whole and in order, in the first `max_bytes` octets,
+/// then from the rest only those whose name `keep` selects, at most
+/// `max_kept` of them; always ends with the empty line. A section within
+/// `max_bytes` comes back unchanged (plus the empty line if it had none).
+pub fn bounded_header(
+    header: &[u8],
+    max_bytes: usize,
+    max_kept: usize,
+    keep: impl Fn(&[u8]) -> bool,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut past_bound = false;
+    let mut kept = 0;
+    for field in fields(header) {
+        past_bound = past_bound || out.len() + field.raw.len() > max_bytes;
+        if past_bound {
+            if kept >= max_kept || field.name.is_empty() || !keep(field.name) {
+                continue;
+            }
+            kept += 1;
+        }
+        out.extend_from_slice(field.raw);
+        if !field.raw.ends_with(b"\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_header_keeps_the_first_fields_and_selected_later_ones() {
+        let h =
+            b"A: 1\r\nB: 2\r\nC: 3\r\nSubject: s\r\nD: 4\r\nsubject: t\r\nsubject: u\r\n\r\nbody";
+        let subject = |n: &[u8]| n.eq_ignore_ascii_case(b"subject");
+        assert_eq!(bounded_header(h, 1000, 0, subject), &h[..h.len() - 4]);
+        assert_eq!(
+            bounded_header(h, 12, 2, subject),
+            b"A: 1\r\nB: 2\r\nSubject: s\r\nsubject: t\r\n\r\n"
+        );
+        assert_eq!(bounded_header(b"X: 1", 10, 0, subject), b"X: 1\r\n\r\n");
+    }
 
     #[test]
     fn fields_keep_folded_lines() {

@@ -115,6 +115,28 @@ fn ids(value: &HeaderValue<'_>) -> Vec<String> {
     }
 }
 
+/// Header sections longer than this are reduced before `mail-parser`
+/// sees them ([`crate::header::bounded_header`]).
+const MAX_PARSED_HEADER: usize = 256 * 1024;
+
+/// Fields past [`MAX_PARSED_HEADER`] still parsed, at most.
+const MAX_LATE_FIELDS: usize = 1000;
+
+/// The fields the summary reads.
+const SUMMARY_FIELDS: &[&str] = &[
+    "Date",
+    "Subject",
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Bcc",
+    "In-Reply-To",
+    "Message-ID",
+    "References",
+];
+
 /// Summarises a raw RFC 5322 message. Never panics; fields that are absent
 /// or unparseable are left empty.
 pub fn summarize(raw: &[u8]) -> Summary {
@@ -126,8 +148,26 @@ pub fn summarize(raw: &[u8]) -> Summary {
         ..Summary::default()
     };
     // Only the header section matters; the parser never panics and returns
-    // `None` when it finds no header at all.
-    let Some(message) = MessageParser::default().parse_headers(raw) else {
+    // `None` when it finds no header at all. It allocates per field, so a
+    // huge section (a header-count bomb) is cut down to the fields read
+    // below first.
+    let reduced;
+    let input = if header_len > MAX_PARSED_HEADER {
+        reduced = crate::header::bounded_header(
+            &raw[..header_len],
+            MAX_PARSED_HEADER,
+            MAX_LATE_FIELDS,
+            |name| {
+                SUMMARY_FIELDS
+                    .iter()
+                    .any(|f| name.eq_ignore_ascii_case(f.as_bytes()))
+            },
+        );
+        &reduced[..]
+    } else {
+        raw
+    };
+    let Some(message) = MessageParser::default().parse_headers(input) else {
         return summary;
     };
     summary.date = message
@@ -161,6 +201,20 @@ mod tests {
         References: <root@example.org> <parent@example.org>\r\n\
         \r\n\
         Body text.\r\n";
+
+    #[test]
+    fn a_header_count_bomb_is_summarised_from_a_bounded_header() {
+        let mut m = b"From: a@example.org\r\n".to_vec();
+        for i in 0..100_000 {
+            m.extend_from_slice(format!("X-F-{i}: v\r\n").as_bytes());
+        }
+        m.extend_from_slice(b"Subject: late\r\nTo: b@example.org\r\n\r\nbody\r\n");
+        let s = summarize(&m);
+        assert_eq!(s.subject.as_deref(), Some("late"));
+        assert_eq!(s.from[0].address.as_deref(), Some("a@example.org"));
+        assert_eq!(s.to[0].address.as_deref(), Some("b@example.org"));
+        assert_eq!(&m[s.header_len as usize..], b"body\r\n");
+    }
 
     #[test]
     fn simple_message_is_summarised() {

@@ -43,6 +43,11 @@ pub enum DriveError {
 }
 
 const READ_CHUNK: usize = 16 * 1024;
+/// The read buffer of a connection whose last read was short (an idle
+/// client, one command at a time): enough for a typical command line, so
+/// thousands of idle connections do not each hold a full chunk. A read
+/// that fills it gets a full chunk next time.
+const SMALL_READ: usize = 512;
 const KEEP_CAPACITY: usize = 64 * 1024;
 
 fn tls_info<IO>(s: &tokio_rustls::server::TlsStream<IO>) -> TlsInfo {
@@ -58,6 +63,7 @@ fn tls_info<IO>(s: &tokio_rustls::server::TlsStream<IO>) -> TlsInfo {
             .and_then(|c| c.suite().as_str())
             .unwrap_or("unknown")
             .to_string(),
+        channel_bindings: crate::tls::channel_bindings(conn),
     }
 }
 
@@ -85,10 +91,9 @@ async fn flush_out<IO: AsyncRead + AsyncWrite + Unpin>(
     if !out.is_empty() {
         stream.write_all(out).await?;
         stream.flush().await?;
-        out.clear();
-        if out.capacity() > KEEP_CAPACITY {
-            *out = Vec::new();
-        }
+        // Sessions allocate per response; a connection waiting for input
+        // holds no output buffer.
+        *out = Vec::new();
     }
     Ok(())
 }
@@ -115,7 +120,10 @@ where
     let mut session = make(conn);
     let mut out = Vec::new();
     let mut buf = BytesMut::new();
-    let mut control = session.greeting(&mut out).await;
+    let mut last_read_full = false;
+    // Futures of session calls are boxed while they run, so the connection
+    // task, which lives as long as the connection, stays small.
+    let mut control = Box::pin(session.greeting(&mut out)).await;
     let mut read_deadline = None;
     loop {
         flush_out(&mut stream, &mut out).await?;
@@ -130,10 +138,24 @@ where
             }
             Control::Continue => {}
         }
-        if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
+        if control == Control::Continue && session.output_pending() {
+            // A response produced in chunks: the next chunk once the stream
+            // took this one, before any further input is read (pipelined
+            // commands wait in `buf` and the socket). Receiving it counts as
+            // activity for the idle timer.
+            control = Box::pin(session.input(&mut buf, &mut out)).await;
+            read_deadline = None;
+            continue;
+        }
+        if buf.is_empty() && (buf.capacity() > KEEP_CAPACITY || !last_read_full) {
             buf = BytesMut::new();
         }
-        buf.reserve(READ_CHUNK);
+        buf.reserve(if last_read_full || !buf.is_empty() {
+            READ_CHUNK
+        } else {
+            SMALL_READ
+        });
+        let room = buf.capacity() - buf.len();
         // The idle timer runs from the last input, not from the last
         // notification a session sent on its own (RFC 9051 §5.4).
         let deadline = *read_deadline
@@ -141,7 +163,7 @@ where
         let read = tokio::select! {
             r = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => r,
             _ = session.wake() => {
-                control = session.on_wake(&mut out).await;
+                control = Box::pin(session.on_wake(&mut out)).await;
                 continue;
             }
             _ = opts.shutdown.cancelled() => {
@@ -157,23 +179,23 @@ where
                 break;
             }
             Ok(Ok(0)) => {
-                session.closed().await;
+                Box::pin(session.closed()).await;
                 return Ok(());
             }
-            Ok(Ok(_)) => {}
+            Ok(Ok(n)) => last_read_full = n >= room,
             Ok(Err(e)) => {
-                session.closed().await;
+                Box::pin(session.closed()).await;
                 return Err(e.into());
             }
         }
         read_deadline = None;
         if buf.len() > opts.limits.max_buffer {
-            session.closed().await;
+            Box::pin(session.closed()).await;
             return Err(DriveError::BufferLimit);
         }
-        control = session.input(&mut buf, &mut out).await;
+        control = Box::pin(session.input(&mut buf, &mut out)).await;
     }
-    session.closed().await;
+    Box::pin(session.closed()).await;
     let _ = stream.shutdown().await;
     debug!("connection closed");
     Ok(())

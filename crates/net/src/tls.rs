@@ -155,6 +155,27 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// RFC 9266 §2: the label of the `tls-exporter` channel binding.
+const CHANNEL_BINDING_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+
+/// The channel bindings of an established connection: `tls-exporter`
+/// (RFC 9266: 32 octets, label `EXPORTER-Channel-Binding`, empty context)
+/// on TLS 1.3 only; on TLS 1.2 RFC 9266 §2 requires the extended master
+/// secret, which rustls does not report, so no binding is offered there.
+pub fn channel_bindings(conn: &rustls::ServerConnection) -> pillarbox_session::ChannelBindings {
+    let tls_exporter = if conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
+        let mut out = [0u8; 32];
+        // RFC 9266 §2: "the context value is zero-length", which TLS 1.3
+        // exporters treat the same as no context (RFC 8446 §7.5).
+        conn.export_keying_material(&mut out, CHANNEL_BINDING_LABEL, Some(&[]))
+            .ok()
+            .map(|o| o.to_vec())
+    } else {
+        None
+    };
+    pillarbox_session::ChannelBindings { tls_exporter }
+}
+
 /// Loads the configured certificate, or the self-signed one in `dir`.
 pub fn acceptor(
     configured: Option<(&Path, &Path)>,

@@ -161,3 +161,91 @@ async fn a_panicking_connection_closes_alone() {
     tracker.close();
     tracker.wait().await;
 }
+
+/// Answers `BIG n` with n chunks of output, one per `input` call, and
+/// echoes other lines; records how many calls saw a chunk pending.
+struct Chunky {
+    left: usize,
+    next: usize,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Session for Chunky {
+    async fn greeting(&mut self, out: &mut Vec<u8>) -> Control {
+        out.extend_from_slice(b"hello\r\n");
+        Control::Continue
+    }
+    async fn input(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
+        if self.left > 0 {
+            // Called again without new input: the next chunk, nothing read.
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            out.extend_from_slice(format!("chunk {}\r\n", self.next).as_bytes());
+            self.next += 1;
+            self.left -= 1;
+            return Control::Continue;
+        }
+        while let Some(p) = buf.iter().position(|&b| b == b'\n') {
+            let line = buf.split_to(p + 1);
+            if let Some(n) = line.strip_prefix(b"BIG ") {
+                let n: usize = String::from_utf8_lossy(n).trim().parse().expect("count");
+                self.left = n;
+                self.next = 0;
+                return Control::Continue;
+            }
+            if line.starts_with(b"QUIT") {
+                return Control::Close;
+            }
+            out.extend_from_slice(&line);
+        }
+        Control::Continue
+    }
+    fn output_pending(&self) -> bool {
+        self.left > 0
+    }
+    fn tls_established(&mut self, _info: TlsInfo) {}
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+    fn timed_out(&mut self, _out: &mut Vec<u8>) {}
+}
+
+#[tokio::test]
+async fn chunked_output_is_pulled_before_more_input_is_read() {
+    // A small pipe: every chunk must be read by the client before the
+    // driver asks for the next one.
+    let (client, server) = tokio::io::duplex(16);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let t = tokio::spawn(async move {
+        let make = |_| Chunky {
+            left: 0,
+            next: 0,
+            calls: c,
+        };
+        drive(server, conn(), make, &opts(64 * 1024)).await
+    });
+    // A long line (more than one small read) and pipelined commands.
+    let long = format!("{}\n", "x".repeat(2000));
+    let mut input = b"BIG 50\n".to_vec();
+    input.extend_from_slice(long.as_bytes());
+    input.extend_from_slice(b"after\nQUIT\n");
+    // The client reads while it writes, as real clients do.
+    let (mut rx, mut tx) = tokio::io::split(client);
+    let writer = tokio::spawn(async move {
+        tx.write_all(&input).await.expect("write");
+        tx
+    });
+    let mut v = Vec::new();
+    let _ = rx.read_to_end(&mut v).await;
+    let got = String::from_utf8_lossy(&v).into_owned();
+    drop(writer.await.expect("join"));
+    let mut want = "hello\r\n".to_string();
+    for i in 0..50 {
+        want.push_str(&format!("chunk {i}\r\n"));
+    }
+    want.push_str(&long);
+    want.push_str("after\n");
+    assert_eq!(got, want);
+    assert_eq!(calls.load(Ordering::SeqCst), 50);
+    assert!(t.await.expect("join").is_ok());
+}

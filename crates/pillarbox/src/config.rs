@@ -33,6 +33,10 @@ pub struct Config {
     pub pop3: Pop3Config,
     /// IMAP sessions.
     pub imap: ImapConfig,
+    /// Brute-force protection of password authentication, shared by SMTP
+    /// submission, IMAP and POP3: failures counted per client address and
+    /// per login, an increasing delay, and hard limits.
+    pub auth: pillarbox_sasl::AuthLimits,
     /// Inbound delivery: recipient resolution and headers added on receipt.
     pub delivery: DeliveryConfig,
     /// The DNS resolver for SPF/DKIM/DMARC checks of inbound mail and
@@ -171,6 +175,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             pop3: Pop3Config::default(),
             imap: ImapConfig::default(),
+            auth: pillarbox_sasl::AuthLimits::default(),
             delivery: DeliveryConfig::default(),
             dns: DnsConfig::default(),
             queue: QueueConfig::default(),

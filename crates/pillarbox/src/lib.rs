@@ -9,6 +9,8 @@
 
 pub mod admin;
 pub mod config;
+pub mod dns_records;
+pub mod notice_dkim;
 pub mod queue_admin;
 pub mod server;
 

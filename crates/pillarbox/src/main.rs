@@ -58,12 +58,18 @@ enum Command {
     },
     /// Verify the store's consistency; exits non-zero on any problem.
     Check,
+    /// Print the DNS records to publish for DOMAIN (MX, SPF, DKIM, DMARC,
+    /// MTA-STS, TLS-RPT, client SRV records), in zone-file syntax.
+    Dns { domain: String },
 }
 
 #[derive(Subcommand)]
 enum QueueAction {
     /// List queued messages and the queue size.
     List,
+    /// Queue size, oldest message and delivery results since the server
+    /// started (read from the store: works while the server runs).
+    Stats,
     /// Show one message's envelope, schedule and recipient results.
     Show { id: String },
     /// Make a message due now (a running server tries it at its next pass).
@@ -86,8 +92,19 @@ enum DomainAction {
     Add { name: String },
     /// List domains.
     List,
-    /// Remove a domain (it must have no users or aliases left).
+    /// Remove a domain and its DKIM keys (it must have no users or aliases left).
     Remove { name: String },
+    /// Create the DKIM keys DOMAIN lacks, or new ones with --rotate; list them.
+    Dkim {
+        domain: String,
+        /// Make a new key of each algorithm; the older keys stay published
+        /// (and in the store) until removed with --remove.
+        #[arg(long)]
+        rotate: bool,
+        /// Remove the key with this selector instead.
+        #[arg(long, conflicts_with = "rotate")]
+        remove: Option<String>,
+    },
     /// Send mail for unknown addresses of DOMAIN to ACCOUNT (or stop with --clear).
     CatchAll {
         domain: String,
@@ -160,6 +177,13 @@ fn run(cli: Cli) -> CliResult {
             Command::Alias { action } => alias_cmd(&store(&cli.data)?, action).await,
             Command::Queue { action } => queue_cmd(&store(&cli.data)?, action).await,
             Command::Check => check_cmd(&store(&cli.data)?).await,
+            Command::Dns { domain } => {
+                let config = Config::load(cli.config.as_deref())?;
+                let text =
+                    pillarbox::dns_records::records(&store(&cli.data)?, &config, &domain).await?;
+                print!("{text}");
+                Ok(())
+            }
         }
     })
 }
@@ -273,6 +297,27 @@ async fn domain_cmd(store: &Store, action: DomainAction) -> CliResult {
         DomainAction::Add { name } => {
             let d = admin::domain_add(store, &name).await?;
             println!("added domain {}", d.name);
+            print_dkim_keys(store, &d.name).await?;
+        }
+        DomainAction::Dkim {
+            domain,
+            rotate,
+            remove,
+        } => {
+            let domain = admin::normalize_domain(&domain)?;
+            match remove {
+                Some(selector) => {
+                    admin::domain_dkim_remove(store, &domain, &selector).await?;
+                    println!("removed DKIM key {selector} of {domain}");
+                }
+                None => {
+                    let made = admin::domain_dkim(store, &domain, rotate).await?;
+                    if made.is_empty() {
+                        println!("{domain} has all its DKIM keys (use --rotate for new ones)");
+                    }
+                }
+            }
+            print_dkim_keys(store, &domain).await?;
         }
         DomainAction::List => {
             for d in store.list_domains().await? {
@@ -304,6 +349,18 @@ async fn domain_cmd(store: &Store, action: DomainAction) -> CliResult {
             admin::domain_catch_all(store, &domain, account.as_deref()).await?;
             println!("catch-all of {domain} updated");
         }
+    }
+    Ok(())
+}
+
+/// Lists a domain's DKIM keys and where their records are shown.
+async fn print_dkim_keys(store: &Store, domain: &str) -> CliResult {
+    let keys = store.dkim_keys(domain).await?;
+    for key in &keys {
+        println!("  DKIM key {} ({})", key.selector, key.algorithm);
+    }
+    if !keys.is_empty() {
+        println!("publish the DNS records printed by: pillarbox dns {domain}");
     }
     Ok(())
 }
@@ -353,7 +410,15 @@ async fn alias_cmd(store: &Store, action: AliasAction) -> CliResult {
             println!("alias added");
         }
         AliasAction::List => {
-            for (a, targets) in store.list_aliases().await? {
+            // Targets in other domains are forwarded through the queue.
+            for (a, targets) in admin::alias_list(store).await? {
+                let targets: Vec<String> = targets
+                    .into_iter()
+                    .map(|t| match t.forwarded {
+                        true => format!("{} (forward)", t.address),
+                        false => t.address,
+                    })
+                    .collect();
                 println!("{}\t{}", a, targets.join(", "));
             }
         }
@@ -368,6 +433,10 @@ async fn alias_cmd(store: &Store, action: AliasAction) -> CliResult {
 async fn queue_cmd(store: &Store, action: QueueAction) -> CliResult {
     match action {
         QueueAction::List => print!("{}", queue_admin::list(store).await?),
+        QueueAction::Stats => print!(
+            "{}",
+            queue_admin::stats(store, std::time::SystemTime::now()).await?
+        ),
         QueueAction::Show { id } => print!("{}", queue_admin::show(store, &id).await?),
         QueueAction::Retry { id } => {
             queue_admin::retry(store, &id, std::time::SystemTime::now()).await?;

@@ -1,6 +1,7 @@
-//! `pillarbox queue list | show | retry | drop`: the outbound queue,
-//! read and changed on the store directly (a running server picks the
-//! change up at its next pass).
+//! `pillarbox queue list | stats | show | retry | drop`: the outbound
+//! queue, read and changed on the store directly (a running server picks
+//! the change up at its next pass). `stats` reads the delivery counters
+//! the running server keeps in the store (reset when it starts).
 
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -50,6 +51,57 @@ pub async fn list(store: &Store) -> Result<String, StoreError> {
         );
     }
     let _ = writeln!(out, "{} message(s) queued, {bytes} bytes", items.len());
+    Ok(out)
+}
+
+fn unix(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `3d 4h`, `2h 5m`, `42s`.
+fn age(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+/// Queue size, the oldest item's age and the delivery counters.
+pub async fn stats(store: &Store, now: SystemTime) -> Result<String, StoreError> {
+    let s = store.queue_stats().await?;
+    let now = unix(now);
+    let mut out = String::new();
+    let _ = writeln!(out, "messages queued:    {}", s.items);
+    let _ = writeln!(out, "recipients pending: {}", s.recipients_pending);
+    let _ = writeln!(
+        out,
+        "oldest message:     {}",
+        s.oldest.map_or_else(
+            || "-".to_string(),
+            |t| format!("{} ago ({})", age(now - t), when(t))
+        )
+    );
+    match s.counting_since {
+        Some(since) => {
+            let _ = writeln!(
+                out,
+                "since server start: {} ({} ago)",
+                when(since),
+                age(now - since)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "since server start: (the server has not run)");
+        }
+    }
+    let _ = writeln!(out, "  delivered:        {}", s.counters.delivered);
+    let _ = writeln!(out, "  deferred:         {}", s.counters.deferred);
+    let _ = writeln!(out, "  bounced:          {}", s.counters.bounced);
     Ok(out)
 }
 
@@ -117,7 +169,9 @@ mod tests {
     use std::sync::Arc;
 
     use pillarbox_store::sqlite::SqliteStore;
-    use pillarbox_store::{DsnEnvelope, NewQueueItem, NewQueueRecipient};
+    use pillarbox_store::{
+        DsnEnvelope, NewQueueItem, NewQueueRecipient, QueueCounters, RecipientResult,
+    };
 
     use super::*;
 
@@ -165,5 +219,68 @@ mod tests {
                 .expect("list")
                 .starts_with("0 message(s)")
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stats_show_size_age_and_counters() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Store = SqliteStore::open(dir.path()).expect("open");
+        let at = |s: u64| UNIX_EPOCH + std::time::Duration::from_secs(s);
+        let empty = stats(&store, at(5000)).await.expect("stats");
+        assert!(empty.contains("messages queued:    0\n"), "{empty}");
+        assert!(empty.contains("oldest message:     -\n"), "{empty}");
+        assert!(empty.contains("(the server has not run)"), "{empty}");
+        // What a running server does: reset at start, count results.
+        store.queue_counters_reset(1000).await.expect("reset");
+        let id = store
+            .enqueue(NewQueueItem {
+                reverse_path: "alice@example.org".into(),
+                recipients: ["bob@example.net", "carol@example.net"]
+                    .iter()
+                    .map(|a| NewQueueRecipient {
+                        address: (*a).to_string(),
+                        ..NewQueueRecipient::default()
+                    })
+                    .collect(),
+                dsn: DsnEnvelope::default(),
+                data: Arc::new(b"Subject: x\r\n\r\ny\r\n".to_vec()),
+                created: 1200,
+                next_attempt: 1200,
+            })
+            .await
+            .expect("enqueue");
+        store
+            .queue_update(
+                id,
+                QueueUpdate {
+                    recipients: vec![RecipientResult {
+                        index: 0,
+                        status: RecipientStatus::Delivered,
+                        reply: None,
+                    }],
+                    counted: QueueCounters {
+                        delivered: 1,
+                        deferred: 3,
+                        bounced: 2,
+                    },
+                    ..QueueUpdate::default()
+                },
+            )
+            .await
+            .expect("update");
+        let shown = stats(&store, at(1200 + 2 * 3600 + 300))
+            .await
+            .expect("stats");
+        for line in [
+            "messages queued:    1\n",
+            "recipients pending: 1\n",
+            "oldest message:     2h 5m ago (1970-01-01T00:20:00Z)\n",
+            "since server start: 1970-01-01T00:16:40Z (2h 8m ago)\n",
+            "  delivered:        1\n",
+            "  deferred:         3\n",
+            "  bounced:          2\n",
+        ] {
+            assert!(shown.contains(line), "{line:?} missing in:\n{shown}");
+        }
     }
 }

@@ -112,7 +112,13 @@ impl Server {
                 timeout_secs: config.dns.timeout_secs,
             },
         ) {
-            Ok(queue) => Some(queue),
+            Ok(queue) => {
+                // Bounces and other notices are DKIM-signed like submitted mail.
+                queue.set_notice_signer(Arc::new(crate::notice_dkim::NoticeDkim::new(
+                    store.clone(),
+                )));
+                Some(queue)
+            }
             Err(error) => {
                 tracing::error!(%error, "outbound queue disabled");
                 None
@@ -130,6 +136,15 @@ impl Server {
         };
         let pop3 = Pop3Context::new(store.clone(), config.pop3.clone(), clock.clone());
         let imap = ImapContext::new(store.clone(), config.imap.clone(), clock.clone());
+        // One set of failed-authentication counts for every protocol, so a
+        // guesser cannot multiply its budget by switching ports.
+        let throttle = Arc::new(pillarbox_sasl::AuthThrottle::new(
+            config.auth.clone(),
+            clock.clone(),
+        ));
+        smtp.set_auth_throttle(throttle.clone());
+        pop3.set_auth_throttle(throttle.clone());
+        imap.set_auth_throttle(throttle);
 
         let limiter = ConnLimiter::new(
             config.limits.connections_per_ip,

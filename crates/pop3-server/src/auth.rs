@@ -49,6 +49,9 @@ impl Pop3Session {
         // A name SASLprep refuses cannot be an account: verify against the
         // dummy anyway so the timing is the same.
         let login = prepare_username(&user).ok().map(|u| login_of(&u));
+        if let Err(control) = self.throttle_check(login.as_deref(), out) {
+            return control;
+        }
         let found = match &login {
             Some(l) => match self.ctx.store.credentials(l).await {
                 Ok(f) => f,
@@ -87,7 +90,8 @@ impl Pop3Session {
             // Bare AUTH (RFC 1734 era, still sent by some clients): list
             // the mechanisms.
             Response::ok("Supported mechanisms follow").encode(out);
-            for m in Mechanism::ALL {
+            let bindings = self.conn.tls.as_ref().map(|t| &t.channel_bindings);
+            for m in Mechanism::offered(bindings) {
                 encode_list_line(m.name(), out);
             }
             encode_terminator(out);
@@ -102,7 +106,9 @@ impl Pop3Session {
             Some(Err(_)) => return self.reply_err(Pop3Error::SaslMalformed, out),
         };
         self.state = State::Authorization { user: None };
-        let mut exchange = Exchange::new(mechanism);
+        // The same bindings as CAPA advertised with (RFC 5802 §6).
+        let bindings = self.conn.tls.as_ref().map(|t| &t.channel_bindings);
+        let mut exchange = Exchange::for_connection(mechanism, bindings);
         let step = exchange.start(initial.as_deref());
         self.drive_sasl(exchange, step, None, out).await
     }
@@ -145,6 +151,9 @@ impl Pop3Session {
                 }
                 Step::NeedCredentials { authcid } => {
                     let login = login_of(&authcid);
+                    if let Err(control) = self.throttle_check(Some(&login), out) {
+                        return control;
+                    }
                     let found = match self.ctx.store.credentials(&login).await {
                         Ok(f) => f,
                         Err(e) => return self.reply_err(Pop3Error::Store(e), out),
@@ -192,15 +201,50 @@ impl Pop3Session {
         }
     }
 
-    /// Counts a failed authentication, waits the configured delay, and
-    /// closes after too many.
+    /// Brute-force protection before a password is checked: a client
+    /// address or login with too many recent failures gets `-ERR
+    /// [SYS/TEMP]` without anything being checked. Remembers `login` for
+    /// [`Pop3Session::auth_failed`].
+    fn throttle_check(&mut self, login: Option<&str>, out: &mut Vec<u8>) -> Result<(), Control> {
+        self.auth_login = login.map(str::to_string);
+        let Err(refusal) = self.ctx.auth_throttle().check(self.conn.peer.ip(), login) else {
+            return Ok(());
+        };
+        self.auth_failures += 1;
+        self.state = State::Authorization { user: None };
+        tracing::warn!(
+            session = self.conn.session_id,
+            peer = %self.conn.peer,
+            login = login.unwrap_or(""),
+            scope = %refusal.scope(),
+            retry_after_secs = refusal.retry_after().as_secs(),
+            "pop3 authentication refused: too many failures"
+        );
+        let control = self.reply_err(Pop3Error::Throttled, out);
+        if self.auth_failures >= self.ctx.config.max_auth_failures {
+            self.state = State::Closed;
+            return Err(Control::Close);
+        }
+        Err(control)
+    }
+
+    /// Counts a failed authentication (per connection and in the server's
+    /// brute-force counts), waits the configured delay, and closes after
+    /// too many.
     async fn auth_failed(&mut self, out: &mut Vec<u8>) -> Control {
         self.auth_failures += 1;
         self.state = State::Authorization { user: None };
+        let login = self.auth_login.take();
+        let recent = self
+            .ctx
+            .auth_throttle()
+            .failed(self.conn.peer.ip(), login.as_deref());
         info!(
             session = self.conn.session_id,
             peer = %self.conn.peer,
+            login = login.as_deref().unwrap_or(""),
             failures = self.auth_failures,
+            recent,
             "pop3 authentication failed"
         );
         let delay = self.ctx.config.auth_failure_delay_ms;
@@ -224,6 +268,8 @@ impl Pop3Session {
     ) -> Control {
         match self.try_open_maildrop(account, login).await {
             Ok(maildrop) => {
+                self.ctx.auth_throttle().succeeded(&maildrop.login);
+                self.auth_login = None;
                 let (n, size) = maildrop.stat();
                 info!(
                     session = self.conn.session_id,

@@ -20,6 +20,9 @@ pub struct Pop3Config {
     /// connection (without deleting anything). RFC 1939 §3 requires at least
     /// 600; smaller values are raised to 600. Default 600.
     pub idle_timeout_secs: u64,
+    /// Slowloris defence: seconds a command line may take to arrive once
+    /// begun; then `-ERR` and close (nothing deleted). Default 300.
+    pub command_timeout_secs: u64,
     /// Failed authentication attempts allowed per connection; the last one
     /// closes the connection. Default 3.
     pub max_auth_failures: u32,
@@ -46,6 +49,7 @@ impl Default for Pop3Config {
             hostname: String::new(),
             allow_plaintext_auth: false,
             idle_timeout_secs: MIN_IDLE_TIMEOUT_SECS,
+            command_timeout_secs: 300,
             max_auth_failures: 3,
             max_bad_commands: 10,
             auth_failure_delay_ms: 1000,

@@ -2,9 +2,10 @@
 //! configuration, the clock and the maildrop locks.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use pillarbox_sasl::{AuthLimits, AuthThrottle};
 use pillarbox_session::SharedClock;
 use pillarbox_store::{AccountId, Store};
 
@@ -19,6 +20,8 @@ pub struct Pop3Context {
     locked: Mutex<HashSet<AccountId>>,
     /// RFC 2449 LOGIN-DELAY: when each account last logged in.
     last_login: Mutex<HashMap<AccountId, SystemTime>>,
+    /// Failed-authentication counts (see [`Pop3Context::set_auth_throttle`]).
+    throttle: OnceLock<Arc<AuthThrottle>>,
 }
 
 impl std::fmt::Debug for Pop3Context {
@@ -46,7 +49,22 @@ impl Pop3Context {
             clock,
             locked: Mutex::new(HashSet::new()),
             last_login: Mutex::new(HashMap::new()),
+            throttle: OnceLock::new(),
         })
+    }
+
+    /// Uses `throttle` (normally the server's one, shared by all protocols)
+    /// for brute-force protection. Only before the first authentication;
+    /// returns false if a throttle is already in use.
+    pub fn set_auth_throttle(&self, throttle: Arc<AuthThrottle>) -> bool {
+        self.throttle.set(throttle).is_ok()
+    }
+
+    /// The brute-force protection (a default one on this context's clock
+    /// unless one was set).
+    pub fn auth_throttle(&self) -> &AuthThrottle {
+        self.throttle
+            .get_or_init(|| Arc::new(AuthThrottle::new(AuthLimits::default(), self.clock.clone())))
     }
 
     /// The effective configuration.

@@ -38,6 +38,8 @@ pub enum Pop3Error {
     AuthFailed,
     #[error("too many authentication failures")]
     TooManyAuthFailures,
+    #[error("refused by brute-force protection")]
+    Throttled,
     #[error("maildrop locked by another session")]
     InUse,
     #[error("login sooner than LOGIN-DELAY allows")]
@@ -85,6 +87,11 @@ impl Pop3Error {
             TooManyAuthFailures => Response::err_code(
                 RespCode::Auth,
                 "Authentication failed; too many failures, closing connection",
+            ),
+            // RFC 3206 §5: temporary; the credentials were not checked.
+            Throttled => Response::err_code(
+                RespCode::SysTemp,
+                "Too many failed authentications, try again later",
             ),
             // RFC 2449 §8.1.
             InUse => Response::err_code(RespCode::InUse, "Maildrop is in use by another session"),

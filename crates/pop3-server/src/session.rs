@@ -10,7 +10,7 @@ use pillarbox_pop3_proto::{
     encode_terminator,
 };
 use pillarbox_sasl::Exchange;
-use pillarbox_session::{ConnInfo, Control, Session, TlsInfo};
+use pillarbox_session::{ConnInfo, Control, Pace, PaceTimer, Session, TlsInfo};
 use pillarbox_store::AccountId;
 use tracing::{debug, warn};
 
@@ -46,6 +46,11 @@ pub struct Pop3Session {
     reader: LineReader,
     bad_commands: u32,
     pub(crate) auth_failures: u32,
+    /// The login of the authentication attempt in progress, for the
+    /// brute-force counts.
+    pub(crate) auth_login: Option<String>,
+    /// Slowloris defence: the command line in progress.
+    pace: PaceTimer,
     /// RFC 6856: the client sent UTF8.
     pub(crate) utf8: bool,
 }
@@ -67,6 +72,8 @@ impl Pop3Session {
             reader: LineReader::new(),
             bad_commands: 0,
             auth_failures: 0,
+            auth_login: None,
+            pace: PaceTimer::default(),
             utf8: false,
         }
     }
@@ -196,8 +203,9 @@ impl Pop3Session {
         }
         if in_auth && self.auth_allowed() {
             lines.push("USER".into());
-            let mechs: Vec<&str> = pillarbox_sasl::Mechanism::ALL
-                .iter()
+            // SCRAM-SHA-256-PLUS only where TLS gave channel bindings.
+            let bindings = self.conn.tls.as_ref().map(|t| &t.channel_bindings);
+            let mechs: Vec<&str> = pillarbox_sasl::Mechanism::offered(bindings)
                 .map(|m| m.name())
                 .collect();
             lines.push(format!("SASL {}", mechs.join(" ")));
@@ -254,20 +262,9 @@ impl Pop3Session {
     }
 }
 
-impl Session for Pop3Session {
-    async fn greeting(&mut self, out: &mut Vec<u8>) -> Control {
-        let host = &self.ctx.config.hostname;
-        let text = if host.is_empty() {
-            "Pillarbox POP3 server ready".to_string()
-        } else {
-            format!("{host} Pillarbox POP3 server ready")
-        };
-        Response::ok(&text).encode(out);
-        Control::Continue
-    }
-
-    async fn input(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
-        // RFC 2449 PIPELINING: every complete line, in order.
+impl Pop3Session {
+    /// RFC 2449 PIPELINING: every complete line, in order.
+    async fn lines(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
         loop {
             if matches!(self.state, State::Closed) {
                 buf.clear();
@@ -301,6 +298,49 @@ impl Session for Pop3Session {
             if control != Control::Continue {
                 return control;
             }
+        }
+    }
+}
+
+impl Session for Pop3Session {
+    async fn greeting(&mut self, out: &mut Vec<u8>) -> Control {
+        let host = &self.ctx.config.hostname;
+        let text = if host.is_empty() {
+            "Pillarbox POP3 server ready".to_string()
+        } else {
+            format!("{host} Pillarbox POP3 server ready")
+        };
+        Response::ok(&text).encode(out);
+        Control::Continue
+    }
+
+    async fn input(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
+        let before = buf.len();
+        let control = self.lines(buf, out).await;
+        // Slowloris defence: a command line still incomplete after
+        // `command_timeout_secs` ends the connection (the idle timeout alone
+        // never fires while a byte trickles in now and then).
+        let pace = Pace {
+            timeout: Duration::from_secs(self.ctx.config.command_timeout_secs),
+            min_rate: 1024,
+        };
+        let busy = !buf.is_empty() || self.reader.is_discarding();
+        let now = self.ctx.clock.now();
+        match self.pace.check(pace, now, before, buf.len(), busy) {
+            Some(taken) if control == Control::Continue => {
+                tracing::warn!(
+                    session = self.conn.session_id,
+                    peer = %self.conn.peer,
+                    seconds = taken.as_secs(),
+                    "pop3 client too slow; closing connection"
+                );
+                // Like the autologout: no UPDATE, nothing is deleted.
+                self.state = State::Closed;
+                buf.clear();
+                Response::err("Command too slow, closing connection").encode(out);
+                Control::Close
+            }
+            _ => control,
         }
     }
 

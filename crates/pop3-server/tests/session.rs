@@ -3,7 +3,6 @@
 
 mod harness;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use base64::Engine;
@@ -11,6 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use harness::{Harness, test_config, tls_info};
 use pillarbox_pop3_server::Pop3Config;
 use pillarbox_session::{Control, Session};
+use pillarbox_store::fault::{Fault, Op};
 
 const MSG1: &[u8] = b"From: bob@example.net\r\nTo: alice@example.org\r\nSubject: one\r\n\r\nHello\r\n.hidden dot\r\n..two dots\r\n.\r\nlast line\r\n";
 const MSG2: &[u8] =
@@ -276,21 +276,47 @@ async fn update_failure_reports_sys_temp_and_deletes_nothing() {
     let mut c = h.login("alice@example.org").await;
     c.cmd("DELE 1").await;
     c.cmd("DELE 2").await;
-    h.faulty.fail_expunge.store(true, Ordering::SeqCst);
+    // The disk fills up: SQLITE_FULL on the expunge at QUIT.
+    h.faulty.fail_writes(Fault::DiskFull);
     assert_eq!(
         c.cmd("QUIT").await,
         "-ERR [SYS/TEMP] Messages could not be deleted; nothing was removed\r\n"
     );
     assert_eq!(c.control, Control::Close);
+    assert_eq!(h.faulty.failures(Op::Expunge), 1);
     assert_eq!(h.inbox_count(a).await, 2);
     assert!(!h.ctx.is_locked(a));
+    // Space again: the client's retry deletes both.
+    h.faulty.heal();
+    let mut c = h.login("alice@example.org").await;
+    c.cmd("DELE 1").await;
+    c.cmd("DELE 2").await;
+    assert!(c.cmd("QUIT").await.starts_with("+OK"));
+    assert_eq!(h.inbox_count(a).await, 0);
+}
+
+#[tokio::test]
+async fn io_error_at_quit_is_sys_temp_too() {
+    let (mut h, a) = alice_with_two().await;
+    let mut c = h.login("alice@example.org").await;
+    c.cmd("DELE 2").await;
+    h.faulty.fail(Op::Expunge, Fault::Io);
+    assert!(c.cmd("QUIT").await.starts_with("-ERR [SYS/TEMP] "));
+    assert_eq!(h.inbox_count(a).await, 2);
 }
 
 #[tokio::test]
 async fn store_errors_are_sys_temp() {
     let (mut h, _) = alice_with_two().await;
     let mut c = h.login("alice@example.org").await;
-    h.faulty.fail_reads.store(true, Ordering::SeqCst);
+    for op in [
+        Op::Credentials,
+        Op::MessageBytes,
+        Op::MessageRange,
+        Op::MessageHeader,
+    ] {
+        h.faulty.fail(op, Fault::Io);
+    }
     assert_eq!(
         c.cmd("RETR 1").await,
         "-ERR [SYS/TEMP] Temporary server error, try again later\r\n"
@@ -616,4 +642,60 @@ fn config_deserialises_with_defaults_and_rejects_unknown_fields() {
         toml::from_str::<Pop3Config>("").unwrap(),
         Pop3Config::default()
     );
+}
+
+#[tokio::test]
+async fn brute_force_is_refused_with_sys_temp_until_the_delay_passes() {
+    let mut h = Harness::new(Pop3Config {
+        max_auth_failures: 100,
+        ..test_config()
+    })
+    .await;
+    h.add_user("alice@example.org").await;
+    let mut c = h.client(true).await;
+    for _ in 0..4 {
+        c.cmd("USER alice@example.org").await;
+        assert_eq!(
+            c.cmd("PASS wrong").await,
+            "-ERR [AUTH] Authentication failed\r\n"
+        );
+    }
+    // 1 s is owed now: even the right password is refused unchecked, also
+    // on a new connection, and over SASL.
+    let mut c2 = h.client(true).await;
+    c2.cmd("USER alice@example.org").await;
+    assert_eq!(
+        c2.cmd("PASS secret").await,
+        "-ERR [SYS/TEMP] Too many failed authentications, try again later\r\n"
+    );
+    // "\0alice@example.org\0secret"
+    assert!(
+        c2.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==")
+            .await
+            .starts_with("-ERR [SYS/TEMP] ")
+    );
+    h.clock.advance(Duration::from_secs(1));
+    c2.cmd("USER alice@example.org").await;
+    assert!(c2.cmd("PASS secret").await.starts_with("+OK "));
+}
+
+#[tokio::test]
+async fn a_command_sent_one_byte_per_second_is_cut_off_and_deletes_nothing() {
+    let (mut h, a) = alice_with_two().await;
+    let mut c = h.login("alice@example.org").await;
+    assert!(c.cmd("DELE 1").await.starts_with("+OK"));
+    let mut out = String::new();
+    for (i, b) in b"NOOP".iter().cycle().take(400).enumerate() {
+        h.clock.advance(Duration::from_secs(1));
+        out = c.send(&[*b]).await;
+        if c.control == Control::Close {
+            assert_eq!(i, 301);
+            break;
+        }
+    }
+    assert_eq!(out, "-ERR Command too slow, closing connection\r\n");
+    assert_eq!(c.control, Control::Close);
+    c.close().await;
+    // No UPDATE state: the marked message is still there.
+    assert_eq!(h.inbox_count(a).await, 2);
 }

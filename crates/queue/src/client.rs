@@ -1,13 +1,14 @@
 //! One SMTP delivery attempt to one server address, with `mail-send`
 //! (DESIGN §6): EHLO, opportunistic STARTTLS (RFC 3207), MAIL, one RCPT
-//! per recipient, DATA; per-recipient results.
+//! per recipient, DATA; per-recipient results. RFC 3461 parameters go
+//! on MAIL and RCPT only when the server offers DSN.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use mail_send::SmtpClient;
 use smtp_proto::Response;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
 /// What became of one recipient in one attempt.
@@ -19,6 +20,16 @@ pub enum RcptOutcome {
     Failed(String),
     /// 4xx or a broken connection: retry later.
     Deferred(String),
+}
+
+/// The result of an attempt that reached the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Delivery {
+    /// One per recipient, in order.
+    pub(crate) outcomes: Vec<RcptOutcome>,
+    /// The server offered DSN (RFC 3461), so it reports on from here;
+    /// otherwise a `relayed` notice may be due (§5.2.2).
+    pub(crate) dsn: bool,
 }
 
 /// The attempt did not get as far as a transaction (connection, greeting,
@@ -36,6 +47,8 @@ pub(crate) struct Attempt<'a> {
     /// `None`: do not try STARTTLS.
     pub(crate) tls: Option<&'a TlsConnector>,
     pub(crate) reverse_path: &'a str,
+    /// MAIL parameters for a server offering DSN (`RET=`, `ENVID=`).
+    pub(crate) mail_params: &'a str,
     /// `(address, RCPT parameters such as NOTIFY/ORCPT)` in order.
     pub(crate) recipients: &'a [(String, String)],
     pub(crate) message: &'a [u8],
@@ -61,7 +74,7 @@ fn classify(r: &Response<String>) -> RcptOutcome {
 
 /// Either a per-recipient outcome list (same order as
 /// `attempt.recipients`) or a host-level failure.
-pub(crate) async fn deliver(attempt: &Attempt<'_>) -> Result<Vec<RcptOutcome>, HostFailure> {
+pub(crate) async fn deliver(attempt: &Attempt<'_>) -> Result<Delivery, HostFailure> {
     let mut client = SmtpClient::connect(attempt.addr, attempt.timeout)
         .await
         .map_err(|e| HostFailure(format!("connect to {}: {e}", attempt.addr)))?;
@@ -83,9 +96,9 @@ pub(crate) async fn deliver(attempt: &Attempt<'_>) -> Result<Vec<RcptOutcome>, H
                     .await
                     .map_err(|e| HostFailure(format!("EHLO after STARTTLS: {e}")))?;
                 let dsn = ehlo.has_capability(smtp_proto::EXT_DSN);
-                let result = transaction(&mut tls, attempt, dsn).await;
-                let _ = tls.quit().await;
-                return Ok(result);
+                let outcomes = transaction(&mut tls, attempt, dsn).await;
+                quit_in_background(tls);
+                return Ok(Delivery { outcomes, dsn });
             }
             Err(e) => {
                 // RFC 7435 (opportunistic security): the caller retries
@@ -95,9 +108,18 @@ pub(crate) async fn deliver(attempt: &Attempt<'_>) -> Result<Vec<RcptOutcome>, H
         }
     }
     let dsn = ehlo.has_capability(smtp_proto::EXT_DSN);
-    let result = transaction(&mut client, attempt, dsn).await;
-    let _ = client.quit().await;
-    Ok(result)
+    let outcomes = transaction(&mut client, attempt, dsn).await;
+    quit_in_background(client);
+    Ok(Delivery { outcomes, dsn })
+}
+
+/// QUIT without waiting for the `221`: the results go to the store at
+/// once, which narrows the window in which a crash makes a delivered
+/// message be sent again (see the crate docs on at-least-once).
+fn quit_in_background<T: AsyncRead + AsyncWrite + Unpin + Send + 'static>(client: SmtpClient<T>) {
+    tokio::spawn(async move {
+        let _ = client.quit().await;
+    });
 }
 
 async fn read<T: AsyncRead + AsyncWrite + Unpin>(
@@ -120,8 +142,17 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
 ) -> Vec<RcptOutcome> {
     let n = attempt.recipients.len();
     let all = |o: RcptOutcome| vec![o; n];
+    // RFC 3461 §5.2.1: RET and ENVID are passed on to a DSN server.
+    let mail_params = if dsn && !attempt.mail_params.is_empty() {
+        format!(" {}", attempt.mail_params)
+    } else {
+        String::new()
+    };
     let mail = match client
-        .cmd(format!("MAIL FROM:<{}>\r\n", attempt.reverse_path))
+        .cmd(format!(
+            "MAIL FROM:<{}>{mail_params}\r\n",
+            attempt.reverse_path
+        ))
         .await
     {
         Ok(r) => r,
@@ -154,7 +185,7 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
         let final_outcome = match client.cmd(b"DATA\r\n").await {
             Ok(r) if r.code == 354 => {
                 match tokio::time::timeout(attempt.timeout, async {
-                    client.write_message(attempt.message).await?;
+                    write_data(&mut client.stream, attempt.message).await?;
                     client
                         .read()
                         .await
@@ -178,4 +209,59 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
         .into_iter()
         .map(|o| o.unwrap_or(RcptOutcome::Deferred("no reply".into())))
         .collect()
+}
+
+/// Writes `message` as DATA content: RFC 5321 §4.5.2 transparency (a line
+/// starting with "." gets one more), a final CRLF if the message lacks one,
+/// then the end-of-data line. Unlike mail-send's `write_message`, it does
+/// not add an empty line to a message that already ends with CRLF, and it
+/// only stuffs dots at the start of a line (after CRLF), where the receiver
+/// removes them.
+async fn write_data<W: AsyncWrite + Unpin>(stream: &mut W, message: &[u8]) -> std::io::Result<()> {
+    stream.write_all(&dot_stuff(message)).await?;
+    stream.flush().await
+}
+
+/// The bytes [`write_data`] sends for `message`.
+fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 8);
+    let mut line_start = true;
+    for (i, &b) in message.iter().enumerate() {
+        if line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        line_start = b == b'\n' && i > 0 && message[i - 1] == b'\r';
+    }
+    if !message.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+#[cfg(test)]
+mod data_tests {
+    use super::dot_stuff;
+
+    #[test]
+    fn message_ending_in_crlf_gets_no_extra_line() {
+        assert_eq!(
+            dot_stuff(b"Subject: x\r\n\r\nhi\r\n"),
+            b"Subject: x\r\n\r\nhi\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn message_without_final_crlf_is_terminated() {
+        assert_eq!(dot_stuff(b"a\r\n\r\nhi"), b"a\r\n\r\nhi\r\n.\r\n");
+    }
+
+    #[test]
+    fn leading_dots_are_doubled_only_at_line_start() {
+        assert_eq!(
+            dot_stuff(b".a\r\n..b\r\nc.d\r\n.\r\nx\r.y\n.z"),
+            b"..a\r\n...b\r\nc.d\r\n..\r\nx\r.y\n.z\r\n.\r\n"
+        );
+    }
 }

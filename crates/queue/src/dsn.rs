@@ -2,10 +2,16 @@
 //! (RFC 6522) with a human-readable part, a `message/delivery-status`
 //! part and the original message's header (`text/rfc822-headers`), or the
 //! whole original (`message/rfc822`) when the sender asked `RET=FULL`.
+//!
+//! RFC 3461 decides which notices exist: `failed` and `delayed` unless
+//! `NOTIFY` excludes them, `delivered` (§5.2.3, local delivery) and
+//! `relayed` (§5.2.2, handed to a server without DSN) only when `NOTIFY`
+//! includes `SUCCESS`, and nothing at all for `NOTIFY=NEVER`.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use pillarbox_store::{QueueItem, QueueRecipient};
+use pillarbox_store::{DsnEnvelope, QueueRecipient};
 
 /// Which notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,18 +20,25 @@ pub enum DsnKind {
     Failed,
     /// Still trying after the delay-notice time (`Action: delayed`).
     Delayed,
+    /// Delivered into a local mailbox (`Action: delivered`, RFC 3461
+    /// §5.2.3).
+    Delivered,
+    /// Accepted by a server that does not offer DSN, so no further notice
+    /// will come (`Action: relayed`, RFC 3461 §5.2.2).
+    Relayed,
 }
 
 /// RFC 3461 §4.1: whether a recipient's `NOTIFY` asks for this notice.
 /// Without `NOTIFY`, failures are reported and delays too (§4.1 leaves
-/// delays to the MTA).
+/// delays to the MTA), successes never.
 pub fn wanted(recipient: &QueueRecipient, kind: DsnKind) -> bool {
-    let Some(notify) = &recipient.notify else {
-        return true;
-    };
     let word = match kind {
         DsnKind::Failed => "FAILURE",
         DsnKind::Delayed => "DELAY",
+        DsnKind::Delivered | DsnKind::Relayed => "SUCCESS",
+    };
+    let Some(notify) = &recipient.notify else {
+        return word != "SUCCESS";
     };
     notify
         .split(',')
@@ -52,6 +65,30 @@ pub fn status_of(reply: &str, kind: DsnKind) -> String {
         (DsnKind::Failed, Some(b'5')) => "5.0.0".into(),
         (DsnKind::Failed, _) => "4.4.7".into(),
         (DsnKind::Delayed, _) => "4.0.0".into(),
+        (DsnKind::Delivered | DsnKind::Relayed, _) => "2.0.0".into(),
+    }
+}
+
+/// The xtext form of a value (RFC 3461 §4): `+`, `=` and anything
+/// outside `!`..`~` become `+XX`; used to pass `ENVID` and `ORCPT` on.
+pub fn xtext_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if (33..=126).contains(&b) && b != b'+' && b != b'=' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("+{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A stored `ORCPT` (`addr-type;address`) in its wire form
+/// (`addr-type;xtext`).
+pub fn orcpt_param(orcpt: &str) -> String {
+    match orcpt.split_once(';') {
+        Some((kind, address)) => format!("{kind};{}", xtext_encode(address)),
+        None => format!("rfc822;{}", xtext_encode(orcpt)),
     }
 }
 
@@ -73,16 +110,25 @@ pub struct Notice<'a> {
     pub kind: DsnKind,
     /// Our host name (Reporting-MTA, From: domain, Message-ID).
     pub hostname: &'a str,
-    pub item: &'a QueueItem,
+    /// Where the notice goes (the original reverse-path).
+    pub reverse_path: &'a str,
+    /// The original `RET` and `ENVID`.
+    pub dsn: &'a DsnEnvelope,
+    /// When the original arrived.
+    pub arrival: SystemTime,
     /// The recipients reported, with their last reply.
     pub recipients: Vec<&'a QueueRecipient>,
+    /// The server that gave a recipient's reply, by
+    /// [`QueueRecipient::index`], when the reply came from one in this
+    /// attempt (RFC 3464 §2.3.5 `Remote-MTA`).
+    pub remote_mta: &'a BTreeMap<u32, String>,
     pub original: &'a [u8],
     pub now: SystemTime,
     /// For `Will-Retry-Until` of a delay notice.
     pub retry_until: SystemTime,
 }
 
-/// Builds the notice, addressed to the item's reverse-path.
+/// Builds the notice, addressed to `reverse_path`.
 pub fn build(n: &Notice<'_>) -> Vec<u8> {
     let boundary = format!("{:032x}", rand::random::<u128>());
     let id = format!("{:032x}", rand::random::<u128>());
@@ -99,13 +145,24 @@ pub fn build(n: &Notice<'_>) -> Vec<u8> {
             "Your message has not been delivered yet to the following recipients; \
              delivery will be retried. You do not need to send it again.",
         ),
+        DsnKind::Delivered => (
+            "Successful Mail Delivery Report",
+            "delivered",
+            "Your message was delivered to the following recipients.",
+        ),
+        DsnKind::Relayed => (
+            "Mail Relay Report",
+            "relayed",
+            "Your message was handed to the following recipients' mail servers, \
+             which do not report delivery; no further notice will follow.",
+        ),
     };
     let mut out = String::new();
     out.push_str(&format!(
         "From: Mail Delivery System <MAILER-DAEMON@{}>\r\n",
         n.hostname
     ));
-    out.push_str(&format!("To: <{}>\r\n", n.item.reverse_path));
+    out.push_str(&format!("To: <{}>\r\n", n.reverse_path));
     out.push_str(&format!("Subject: {subject}\r\n"));
     out.push_str(&format!("Date: {}\r\n", rfc5322_date(n.now)));
     out.push_str(&format!("Message-ID: <{id}@{}>\r\n", n.hostname));
@@ -125,7 +182,7 @@ pub fn build(n: &Notice<'_>) -> Vec<u8> {
         out.push_str(&format!(
             "<{}>: {}\r\n",
             r.address,
-            r.last_reply.as_deref().unwrap_or("no reply")
+            r.last_reply.as_deref().unwrap_or(action)
         ));
     }
     out.push_str("\r\n");
@@ -135,12 +192,10 @@ pub fn build(n: &Notice<'_>) -> Vec<u8> {
         "--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"
     ));
     out.push_str(&format!("Reporting-MTA: dns; {}\r\n", n.hostname));
-    if let Some(envid) = &n.item.dsn.envid {
+    if let Some(envid) = &n.dsn.envid {
         out.push_str(&format!("Original-Envelope-Id: {envid}\r\n"));
     }
-    let arrival = SystemTime::UNIX_EPOCH
-        + std::time::Duration::from_secs(u64::try_from(n.item.created).unwrap_or(0));
-    out.push_str(&format!("Arrival-Date: {}\r\n", rfc5322_date(arrival)));
+    out.push_str(&format!("Arrival-Date: {}\r\n", rfc5322_date(n.arrival)));
     for r in &n.recipients {
         out.push_str("\r\n");
         if let Some(orcpt) = &r.orcpt {
@@ -150,6 +205,9 @@ pub fn build(n: &Notice<'_>) -> Vec<u8> {
         out.push_str(&format!("Action: {action}\r\n"));
         let reply = r.last_reply.as_deref().unwrap_or("");
         out.push_str(&format!("Status: {}\r\n", status_of(reply, n.kind)));
+        if let Some(mta) = n.remote_mta.get(&r.index) {
+            out.push_str(&format!("Remote-MTA: dns; {mta}\r\n"));
+        }
         if !reply.is_empty() {
             let kind = if reply.as_bytes().first().is_some_and(u8::is_ascii_digit) {
                 "smtp"
@@ -170,7 +228,6 @@ pub fn build(n: &Notice<'_>) -> Vec<u8> {
 
     // Part 3: the original (RFC 3461 §4.3: headers unless RET=FULL).
     let full = n
-        .item
         .dsn
         .ret
         .as_deref()
@@ -220,6 +277,23 @@ mod tests {
         assert!(!wanted(&rcpt(Some("NEVER")), DsnKind::Failed));
         assert!(wanted(&rcpt(Some("success,failure")), DsnKind::Failed));
         assert!(!wanted(&rcpt(Some("FAILURE")), DsnKind::Delayed));
+        assert!(
+            !wanted(&rcpt(None), DsnKind::Delivered),
+            "success only on request"
+        );
+        assert!(!wanted(&rcpt(Some("NEVER")), DsnKind::Relayed));
+        assert!(wanted(&rcpt(Some("SUCCESS")), DsnKind::Relayed));
+        assert!(wanted(&rcpt(Some("SUCCESS,DELAY")), DsnKind::Delivered));
+    }
+
+    #[test]
+    fn parameters_are_xtext_encoded() {
+        assert_eq!(xtext_encode("a+b=c d"), "a+2Bb+3Dc+20d");
+        assert_eq!(
+            orcpt_param("rfc822;bob+x@example.net"),
+            "rfc822;bob+2Bx@example.net"
+        );
+        assert_eq!(orcpt_param("bob@example.net"), "rfc822;bob@example.net");
     }
 
     #[test]

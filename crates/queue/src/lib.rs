@@ -8,7 +8,10 @@
 //! (retry strategy, a lifetime of days), RFC 3207 (opportunistic STARTTLS,
 //! certificates not verified unless configured, RFC 7435), RFC 3464 and
 //! RFC 6522 (DSNs), RFC 3461 (NOTIFY, RET, ENVID, ORCPT honoured in DSNs
-//! and passed on to servers offering DSN), RFC 3834 (`Auto-Submitted`).
+//! and passed on to servers offering DSN; `relayed` notices for
+//! NOTIFY=SUCCESS when a server does not offer it, `delivered` notices
+//! for local delivery through [`Queue::notify_delivered`]), RFC 3834
+//! (`Auto-Submitted`).
 //!
 //! Invariants callers rely on:
 //! - [`Queue::submit`] returns only once the item is durable in the store;
@@ -25,14 +28,23 @@
 //!   after the sender's notice (if any) is durable.
 //! - Never bounce a bounce: an item with the null reverse-path `<>`
 //!   produces no notice.
+//! - Delivery results are counted in the store (`queue_stats`) in the
+//!   transaction that records them; the counters restart at zero when
+//!   the queue starts ([`Queue::run`]), so they read "since start".
 //!
 //! Crash safety is at-least-once: results are recorded after each
-//! attempt, so a crash (or shutdown) between a server's `250` and the
-//! store update makes that recipient get the message again at the next
-//! attempt. A crash never loses a message: nothing is deleted before it is
-//! final. Likewise a notice may be sent twice, never lost.
+//! attempt, so a crash between a server's `250` and the store update makes
+//! that recipient get the message again at the next attempt (at most the
+//! `concurrency` attempts under way; a clean shutdown lets them finish and
+//! record first). A crash never loses a message: nothing is deleted before
+//! it is final. Likewise a notice may be sent twice, never lost.
 //!
-//! Not yet: DKIM signing, MTA-STS/DANE policies, per-destination
+//! Notices are signed by the injected [`NoticeSigner`] (DKIM, for the
+//! `From:` domain, our host name) before they are delivered or queued;
+//! without one, or when it fails, they go out unsigned. The messages the
+//! queue relays were signed at submission and are sent as stored.
+//!
+//! Not yet: MTA-STS/DANE policies, per-destination
 //! connection limits and connection reuse, SMTPUTF8/8BITMIME parameters
 //! on MAIL FROM.
 
@@ -40,6 +52,7 @@ mod client;
 mod config;
 pub mod dsn;
 pub mod mx;
+mod sign;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -50,8 +63,8 @@ use futures::StreamExt;
 use pillarbox_session::SharedClock;
 use pillarbox_store::{
     AddressTarget, DeliveryTarget, DsnEnvelope, Flags, NewMessage, NewQueueItem, NewQueueRecipient,
-    QueueId, QueueItem, QueueRecipient, QueueUpdate, RecipientResult, RecipientStatus, Store,
-    StoreError, UnixTime,
+    QueueCounters, QueueId, QueueItem, QueueRecipient, QueueUpdate, RecipientResult,
+    RecipientStatus, Store, StoreError, UnixTime,
 };
 use tokio::sync::Notify;
 use tokio_rustls::TlsConnector;
@@ -61,6 +74,7 @@ pub use client::RcptOutcome;
 pub use config::{DnsServers, QueueConfig, Route};
 use dsn::DsnKind;
 use mx::{MxError, MxResolver};
+pub use sign::NoticeSigner;
 
 /// The queue could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +94,8 @@ pub struct Queue {
     resolver: MxResolver,
     tls: TlsConnector,
     wake: Notify,
+    /// Signs notices; set once by the server at startup.
+    signer: std::sync::OnceLock<Arc<dyn NoticeSigner>>,
 }
 
 impl std::fmt::Debug for Queue {
@@ -113,16 +129,46 @@ fn domain_of(address: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// RFC 3461 parameters for one `RCPT TO`.
+/// RFC 3461 parameters for one `RCPT TO` (§5.2.1: passed on as given).
 fn rcpt_params(r: &QueueRecipient) -> String {
     let mut p = Vec::new();
     if let Some(n) = &r.notify {
         p.push(format!("NOTIFY={n}"));
     }
     if let Some(o) = &r.orcpt {
-        p.push(format!("ORCPT={o}"));
+        p.push(format!("ORCPT={}", dsn::orcpt_param(o)));
     }
     p.join(" ")
+}
+
+/// RFC 3461 parameters for `MAIL FROM` (§5.2.1: passed on as given).
+fn mail_params(d: &DsnEnvelope) -> String {
+    let mut p = Vec::new();
+    if let Some(ret) = &d.ret {
+        p.push(format!("RET={ret}"));
+    }
+    if let Some(envid) = &d.envid {
+        p.push(format!("ENVID={}", dsn::xtext_encode(envid)));
+    }
+    p.join(" ")
+}
+
+/// What the notices of one attempt on one item share.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    item: &'a QueueItem,
+    original: &'a [u8],
+    now: UnixTime,
+    expires: UnixTime,
+    remote_mta: &'a BTreeMap<u32, String>,
+}
+
+/// A recipient delivered locally, for a `delivered` notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub address: String,
+    /// Its `ORCPT` as stored (`addr-type;address`).
+    pub orcpt: Option<String>,
 }
 
 impl Queue {
@@ -152,7 +198,30 @@ impl Queue {
             resolver,
             tls,
             wake: Notify::new(),
+            signer: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Installs the signer of the notices (call before [`Queue::run`]);
+    /// false if one was installed already.
+    pub fn set_notice_signer(&self, signer: Arc<dyn NoticeSigner>) -> bool {
+        self.signer.set(signer).is_ok()
+    }
+
+    /// `notice` signed for its `From:` domain (our host name), or as it
+    /// is without a signer or when signing fails (logged).
+    async fn signed(&self, notice: Vec<u8>) -> Vec<u8> {
+        let Some(signer) = self.signer.get() else {
+            return notice;
+        };
+        let domain = self.config.hostname.to_ascii_lowercase();
+        match signer.sign(&domain, &notice).await {
+            Ok(signed) => signed,
+            Err(error) => {
+                tracing::warn!(%domain, %error, "notice not signed");
+                notice
+            }
+        }
     }
 
     /// The configuration in use.
@@ -191,21 +260,27 @@ impl Queue {
     }
 
     /// Delivers until `shutdown`: a pass over the due items, then a wait
-    /// for a submission or `poll_interval_secs`. Cancelling mid-delivery
-    /// leaves the item due (see the crate docs on at-least-once).
+    /// for a submission or `poll_interval_secs`. At `shutdown` no new
+    /// item is started, and the attempts under way finish and record
+    /// their results (within the server's shutdown grace period), so a
+    /// clean stop sends nothing twice; a crash may (see the crate docs on
+    /// at-least-once). The delivery counters start again from zero.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        if let Err(error) = self.store.queue_counters_reset(self.now()).await {
+            tracing::warn!(%error, "queue counters not reset");
+        }
         let poll = Duration::from_secs(self.config.poll_interval_secs.max(1));
         loop {
-            let full = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                done = self.run_due() => match done {
-                    Ok(n) => n >= self.batch(),
-                    Err(error) => {
-                        tracing::warn!(%error, "queue pass failed");
-                        false
-                    }
-                },
+            let full = match self.pass(Some(&shutdown)).await {
+                Ok(n) => n >= self.batch(),
+                Err(error) => {
+                    tracing::warn!(%error, "queue pass failed");
+                    false
+                }
             };
+            if shutdown.is_cancelled() {
+                break;
+            }
             if full {
                 continue;
             }
@@ -225,9 +300,16 @@ impl Queue {
     /// most `concurrency` at once, and a batch of at most 4×`concurrency`
     /// items. Returns how many were attempted.
     pub async fn run_due(&self) -> Result<usize, StoreError> {
+        self.pass(None).await
+    }
+
+    /// [`Queue::run_due`], starting no item once `stop` is cancelled.
+    async fn pass(&self, stop: Option<&CancellationToken>) -> Result<usize, StoreError> {
         let due = self.store.queue_due(self.now(), self.batch()).await?;
         let n = due.len();
+        let stopped = move || stop.is_some_and(CancellationToken::is_cancelled);
         futures::stream::iter(due)
+            .take_while(move |_| std::future::ready(!stopped()))
             .for_each_concurrent(self.config.concurrency.max(1), |item| async move {
                 let id = item.id;
                 if let Err(error) = self.process(item).await {
@@ -244,6 +326,11 @@ impl Queue {
         let expires = item.created.saturating_add(secs(self.config.lifetime_secs));
         let mut state: Vec<QueueRecipient> = item.recipients.clone();
         let message = self.store.queue_message(item.id).await?;
+        let mut counted = QueueCounters::default();
+        // Delivered to servers without DSN (RFC 3461 §5.2.2).
+        let mut relayed: Vec<usize> = Vec::new();
+        // Who answered, by recipient index (RFC 3464 §2.3.5).
+        let mut remote_mta: BTreeMap<u32, String> = BTreeMap::new();
         if now < expires {
             let mut by_domain: BTreeMap<String, Vec<usize>> = BTreeMap::new();
             for (i, r) in state.iter().enumerate() {
@@ -253,14 +340,28 @@ impl Queue {
             }
             for (domain, indexes) in by_domain {
                 let rcpts: Vec<&QueueRecipient> = indexes.iter().map(|&i| &state[i]).collect();
-                let outcomes = self
-                    .deliver_domain(&domain, &item.reverse_path, &rcpts, &message)
-                    .await;
+                let (outcomes, remote_dsn, server) =
+                    self.deliver_domain(&domain, &item, &rcpts, &message).await;
                 for (&i, outcome) in indexes.iter().zip(outcomes) {
+                    if let Some(server) = &server {
+                        remote_mta.insert(state[i].index, server.clone());
+                    }
                     let (status, reply) = match outcome {
-                        RcptOutcome::Delivered(r) => (RecipientStatus::Delivered, r),
-                        RcptOutcome::Failed(r) => (RecipientStatus::Failed, r),
-                        RcptOutcome::Deferred(r) => (RecipientStatus::Pending, r),
+                        RcptOutcome::Delivered(r) => {
+                            counted.delivered += 1;
+                            if !remote_dsn {
+                                relayed.push(i);
+                            }
+                            (RecipientStatus::Delivered, r)
+                        }
+                        RcptOutcome::Failed(r) => {
+                            counted.bounced += 1;
+                            (RecipientStatus::Failed, r)
+                        }
+                        RcptOutcome::Deferred(r) => {
+                            counted.deferred += 1;
+                            (RecipientStatus::Pending, r)
+                        }
                     };
                     tracing::info!(
                         queue_id = %item.id,
@@ -282,6 +383,7 @@ impl Queue {
                 .iter_mut()
                 .filter(|r| r.status == RecipientStatus::Pending)
             {
+                counted.bounced += 1;
                 r.status = RecipientStatus::Failed;
                 r.last_reply = Some(format!(
                     "expired after {} days in the queue; last: {}",
@@ -290,6 +392,13 @@ impl Queue {
                 ));
             }
         }
+        let pass = Pass {
+            item: &item,
+            original: &message,
+            now,
+            expires,
+            remote_mta: &remote_mta,
+        };
         let newly_failed: Vec<&QueueRecipient> = state
             .iter()
             .zip(&item.recipients)
@@ -298,15 +407,23 @@ impl Queue {
             .filter(|s| dsn::wanted(s, DsnKind::Failed))
             .collect();
         if !newly_failed.is_empty() {
-            self.notify_sender(&item, DsnKind::Failed, newly_failed, &message, now, expires)
+            self.notify_sender(&pass, DsnKind::Failed, newly_failed)
                 .await;
+        }
+        let relayed: Vec<&QueueRecipient> = relayed
+            .into_iter()
+            .map(|i| &state[i])
+            .filter(|r| dsn::wanted(r, DsnKind::Relayed))
+            .collect();
+        if !relayed.is_empty() {
+            self.notify_sender(&pass, DsnKind::Relayed, relayed).await;
         }
         let pending: Vec<&QueueRecipient> = state
             .iter()
             .filter(|r| r.status == RecipientStatus::Pending)
             .collect();
         if pending.is_empty() {
-            self.store.queue_delete(item.id).await?;
+            self.store.queue_finish(item.id, counted).await?;
             tracing::info!(queue_id = %item.id, "queue item done");
             return Ok(());
         }
@@ -319,8 +436,7 @@ impl Queue {
                 .filter(|r| dsn::wanted(r, DsnKind::Delayed))
                 .collect();
             if !wanted.is_empty() {
-                self.notify_sender(&item, DsnKind::Delayed, wanted, &message, now, expires)
-                    .await;
+                self.notify_sender(&pass, DsnKind::Delayed, wanted).await;
             }
             delay_notified = true;
         }
@@ -342,19 +458,22 @@ impl Queue {
             count_attempt: attempted,
             next_attempt: Some(next),
             delay_notified,
+            counted,
         };
         self.store.queue_update(item.id, update).await
     }
 
-    /// Delivers to the recipients of one domain; one outcome per recipient.
+    /// Delivers to the recipients of one domain; one outcome per
+    /// recipient, whether the server that answered offers DSN, and its
+    /// name (`None` when no server answered).
     async fn deliver_domain(
         &self,
         domain: &str,
-        reverse_path: &str,
+        item: &QueueItem,
         rcpts: &[&QueueRecipient],
         message: &[u8],
-    ) -> Vec<RcptOutcome> {
-        let all = |o: RcptOutcome| vec![o; rcpts.len()];
+    ) -> (Vec<RcptOutcome>, bool, Option<String>) {
+        let all = |o: RcptOutcome| (vec![o; rcpts.len()], false, None);
         let targets: Vec<(String, Vec<SocketAddr>)> = if let Some(route) = self.config.route(domain)
         {
             match self.resolver.addresses(&route.host).await {
@@ -401,6 +520,7 @@ impl Queue {
             .iter()
             .map(|r| (r.address.clone(), rcpt_params(r)))
             .collect();
+        let mail_params = mail_params(&item.dsn);
         let mut last = String::from("no server to try");
         for (name, addrs) in &targets {
             for addr in addrs {
@@ -410,18 +530,19 @@ impl Queue {
                     helo: &self.config.hostname,
                     timeout: Duration::from_secs(self.config.timeout_secs.max(1)),
                     tls: Some(&self.tls),
-                    reverse_path,
+                    reverse_path: &item.reverse_path,
+                    mail_params: &mail_params,
                     recipients: &params,
                     message,
                 };
                 match client::deliver(&attempt).await {
-                    Ok(outcomes) => return outcomes,
+                    Ok(d) => return (d.outcomes, d.dsn, Some(name.clone())),
                     Err(client::HostFailure(e)) if e.starts_with("STARTTLS") => {
                         // RFC 7435: opportunistic; try again in plaintext.
                         tracing::info!(%addr, error = %e, "STARTTLS failed; retrying in plaintext");
                         attempt.tls = None;
                         match client::deliver(&attempt).await {
-                            Ok(outcomes) => return outcomes,
+                            Ok(d) => return (d.outcomes, d.dsn, Some(name.clone())),
                             Err(client::HostFailure(e)) => last = e,
                         }
                     }
@@ -435,38 +556,101 @@ impl Queue {
         all(RcptOutcome::Deferred(last))
     }
 
-    /// Sends a DSN to the item's sender: into the local account's INBOX,
-    /// or queued with the null reverse-path for a remote sender. Never for
-    /// a null reverse-path. Failures are logged (the item goes on).
+    /// RFC 3461 §5.2.3: a `delivered` notice to `reverse_path` for the
+    /// recipients whose `NOTIFY` has `SUCCESS`, after local delivery.
+    /// `header` is the message's header section (success notices never
+    /// return the whole message). Failures are logged.
+    pub async fn notify_delivered(
+        &self,
+        reverse_path: &str,
+        envelope: &DsnEnvelope,
+        recipients: Vec<Delivered>,
+        header: &[u8],
+    ) {
+        if reverse_path.is_empty() || recipients.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let recipients: Vec<QueueRecipient> = recipients
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| QueueRecipient {
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                address: r.address,
+                status: RecipientStatus::Delivered,
+                last_reply: None,
+                notify: Some("SUCCESS".into()),
+                orcpt: r.orcpt,
+            })
+            .collect();
+        let notice = dsn::build(&dsn::Notice {
+            kind: DsnKind::Delivered,
+            hostname: &self.config.hostname,
+            reverse_path,
+            dsn: envelope,
+            arrival: system_time(now),
+            recipients: recipients.iter().collect(),
+            remote_mta: &BTreeMap::new(),
+            original: header,
+            now: system_time(now),
+            retry_until: system_time(now),
+        });
+        self.send_notice(reverse_path, DsnKind::Delivered, notice, None)
+            .await;
+    }
+
+    /// Sends a DSN about a queue item to its sender. Never for a null
+    /// reverse-path. Failures are logged (the item goes on).
     async fn notify_sender(
         &self,
-        item: &QueueItem,
+        pass: &Pass<'_>,
         kind: DsnKind,
         recipients: Vec<&QueueRecipient>,
-        original: &[u8],
-        now: UnixTime,
-        expires: UnixTime,
     ) {
+        let Pass {
+            item,
+            original,
+            now,
+            expires,
+            remote_mta,
+        } = *pass;
         if item.reverse_path.is_empty() {
             return;
         }
         let notice = dsn::build(&dsn::Notice {
             kind,
             hostname: &self.config.hostname,
-            item,
+            reverse_path: &item.reverse_path,
+            dsn: &item.dsn,
+            arrival: system_time(item.created),
             recipients,
+            remote_mta,
             original,
             now: system_time(now),
             retry_until: system_time(expires),
         });
-        let sender = item.reverse_path.to_lowercase();
+        self.send_notice(&item.reverse_path, kind, notice, Some(item.id))
+            .await;
+    }
+
+    /// Delivers a notice into the local sender's INBOX, or queues it with
+    /// the null reverse-path for a remote sender.
+    async fn send_notice(
+        &self,
+        reverse_path: &str,
+        kind: DsnKind,
+        notice: Vec<u8>,
+        about: Option<QueueId>,
+    ) {
+        let sender = reverse_path.to_lowercase();
+        let notice = self.signed(notice).await;
         let result = match self.local_account(&sender).await {
             Ok(Some(account)) => self
                 .store
                 .deliver(
                     NewMessage {
                         data: Arc::new(notice),
-                        internal_date: now,
+                        internal_date: self.now(),
                     },
                     vec![DeliveryTarget {
                         account,
@@ -488,7 +672,7 @@ impl Queue {
                 .submit(
                     "",
                     vec![NewQueueRecipient {
-                        address: item.reverse_path.clone(),
+                        address: reverse_path.to_string(),
                         notify: None,
                         orcpt: None,
                     }],
@@ -500,9 +684,9 @@ impl Queue {
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => tracing::info!(queue_id = %item.id, ?kind, to = %sender, "notice sent"),
+            Ok(()) => tracing::info!(queue_id = ?about, ?kind, to = %sender, "notice sent"),
             Err(error) => {
-                tracing::warn!(queue_id = %item.id, ?kind, to = %sender, %error, "notice not sent")
+                tracing::warn!(queue_id = ?about, ?kind, to = %sender, %error, "notice not sent")
             }
         }
     }

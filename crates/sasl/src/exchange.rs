@@ -25,9 +25,11 @@
 //! with an empty response; this is how POP3 (RFC 5034 §4), SMTP (RFC 4954)
 //! and IMAP without SASL-IR success data all carry it.
 
+use pillarbox_session::ChannelBindings;
+
 use crate::password::{ScramRecord, verify_password_or_dummy};
 use crate::prep::prepare_username;
-use crate::scram::{self, ServerFirst};
+use crate::scram::{self, Binding, ServerFirst};
 
 /// A SASL mechanism this crate implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,11 +40,30 @@ pub enum Mechanism {
     Login,
     /// RFC 5802 + RFC 7677, without channel binding.
     ScramSha256,
+    /// RFC 5802 §6 + RFC 7677 with TLS channel binding (RFC 9266
+    /// `tls-exporter`); offered only where the connection has bindings.
+    ScramSha256Plus,
 }
 
 impl Mechanism {
     /// Every mechanism, strongest first (the order to advertise them in).
-    pub const ALL: [Mechanism; 3] = [Mechanism::ScramSha256, Mechanism::Plain, Mechanism::Login];
+    pub const ALL: [Mechanism; 4] = [
+        Mechanism::ScramSha256Plus,
+        Mechanism::ScramSha256,
+        Mechanism::Plain,
+        Mechanism::Login,
+    ];
+
+    /// The mechanisms to advertise on a connection, strongest first:
+    /// all of them when the connection has channel bindings (a TLS
+    /// connection, see [`ChannelBindings`]), all but the `-PLUS` ones
+    /// otherwise.
+    pub fn offered(bindings: Option<&ChannelBindings>) -> impl Iterator<Item = Mechanism> {
+        let plus = bindings.is_some_and(ChannelBindings::any);
+        Mechanism::ALL
+            .into_iter()
+            .filter(move |m| plus || *m != Mechanism::ScramSha256Plus)
+    }
 
     /// The IANA-registered name.
     pub fn name(self) -> &'static str {
@@ -50,6 +71,7 @@ impl Mechanism {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
             Mechanism::ScramSha256 => "SCRAM-SHA-256",
+            Mechanism::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
         }
     }
 
@@ -82,8 +104,14 @@ pub enum Failure {
     /// The client asked to act as another identity; we only allow an empty
     /// authzid or one equal to the authcid.
     AuthzidRefused,
-    /// The client requires channel binding, which we do not offer.
+    /// The client asked for channel binding where it is not available (a
+    /// connection without TLS, a binding type we do not support, or
+    /// `p=` on a mechanism without `-PLUS`).
     ChannelBindingUnsupported,
+    /// RFC 5802 §6: the client sent the `y` flag (it supports channel
+    /// binding but thinks the server does not) while the server offers
+    /// `-PLUS`: a downgrade attack is assumed.
+    Downgrade,
     /// A call out of order (e.g. `respond` while credentials are awaited).
     Protocol,
 }
@@ -144,6 +172,8 @@ pub struct Exchange {
     state: State,
     /// Test hook: a fixed SCRAM server nonce.
     fixed_nonce: Option<String>,
+    /// The connection's channel bindings; `None` without TLS.
+    bindings: Option<ChannelBindings>,
 }
 
 impl std::fmt::Debug for Exchange {
@@ -159,11 +189,26 @@ impl std::fmt::Debug for Exchange {
 const PLAIN_FIELD_MAX: usize = 255;
 
 impl Exchange {
+    /// An exchange on a connection without channel bindings (no TLS):
+    /// `SCRAM-SHA-256-PLUS` fails at once. Use [`Exchange::for_connection`]
+    /// on TLS connections.
     pub fn new(mechanism: Mechanism) -> Exchange {
         Exchange {
             mechanism,
             state: State::Start,
             fixed_nonce: None,
+            bindings: None,
+        }
+    }
+
+    /// An exchange on a connection whose channel bindings are `bindings`
+    /// (those of [`pillarbox_session::TlsInfo`]). The server must have
+    /// advertised exactly [`Mechanism::offered`] with the same bindings:
+    /// SCRAM's downgrade detection (RFC 5802 §6) relies on it.
+    pub fn for_connection(mechanism: Mechanism, bindings: Option<&ChannelBindings>) -> Exchange {
+        Exchange {
+            bindings: bindings.filter(|b| b.any()).cloned(),
+            ..Exchange::new(mechanism)
         }
     }
 
@@ -173,6 +218,25 @@ impl Exchange {
             fixed_nonce: Some(nonce.to_string()),
             ..Exchange::new(mechanism)
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn with_nonce_and_bindings(
+        mechanism: Mechanism,
+        nonce: &str,
+        bindings: &ChannelBindings,
+    ) -> Exchange {
+        Exchange {
+            fixed_nonce: Some(nonce.to_string()),
+            ..Exchange::for_connection(mechanism, Some(bindings))
+        }
+    }
+
+    fn scram(&self) -> bool {
+        matches!(
+            self.mechanism,
+            Mechanism::ScramSha256 | Mechanism::ScramSha256Plus
+        )
     }
 
     pub fn mechanism(&self) -> Mechanism {
@@ -197,22 +261,32 @@ impl Exchange {
                 Step::Challenge(b"Username:".to_vec())
             }
             (Mechanism::Login, Some(user)) => self.login_user(user),
-            (Mechanism::ScramSha256, None) | (Mechanism::ScramSha256, Some([])) => {
+            (Mechanism::ScramSha256Plus, _) if self.bindings.is_none() => {
+                // Never advertised without bindings; a client naming it
+                // anyway gets the same failure as an unsupported type.
+                self.fail(Failure::ChannelBindingUnsupported)
+            }
+            (Mechanism::ScramSha256 | Mechanism::ScramSha256Plus, None | Some([])) => {
                 // RFC 5802 §5: the client sends first; ask for it.
                 self.state = State::AwaitFirst;
                 Step::Challenge(Vec::new())
             }
-            (Mechanism::ScramSha256, Some(msg)) => self.scram_first(msg),
+            (Mechanism::ScramSha256 | Mechanism::ScramSha256Plus, Some(msg)) => {
+                self.scram_first(msg)
+            }
         }
     }
 
     /// Feeds the client's decoded response to the last challenge.
     pub fn respond(&mut self, response: &[u8]) -> Step {
         match std::mem::replace(&mut self.state, State::Over) {
-            State::AwaitFirst => match self.mechanism {
-                Mechanism::ScramSha256 => self.scram_first(response),
-                _ => self.plain(response),
-            },
+            State::AwaitFirst => {
+                if self.scram() {
+                    self.scram_first(response)
+                } else {
+                    self.plain(response)
+                }
+            }
             State::LoginUser => self.login_user(response),
             State::LoginPassword { user } => {
                 let Ok(password) = std::str::from_utf8(response) else {
@@ -356,7 +430,36 @@ impl Exchange {
     }
 
     fn scram_first(&mut self, msg: &[u8]) -> Step {
-        match scram::parse_client_first(msg) {
+        let plus = self.mechanism == Mechanism::ScramSha256Plus;
+        let client = scram::parse_client_first(msg).and_then(|client| {
+            let binding = match (&client.cbind, plus) {
+                // RFC 5802 §6: a client choosing -PLUS must bind.
+                (scram::CbindFlag::No | scram::CbindFlag::ClientOnly, true) => {
+                    Err(Failure::ChannelBindingUnsupported)
+                }
+                // "y": the client supports binding but thinks we do not;
+                // we advertised -PLUS on this connection, so someone
+                // removed it on the way: fail (downgrade detection).
+                (scram::CbindFlag::ClientOnly, false) if self.bindings.is_some() => {
+                    Err(Failure::Downgrade)
+                }
+                (scram::CbindFlag::No | scram::CbindFlag::ClientOnly, false) => Ok(None),
+                // p= on the mechanism without -PLUS is a protocol error.
+                (scram::CbindFlag::Type(_), false) => Err(Failure::ChannelBindingUnsupported),
+                (scram::CbindFlag::Type(t), true) => {
+                    let data = match t.as_str() {
+                        "tls-exporter" => {
+                            self.bindings.as_ref().and_then(|b| b.tls_exporter.clone())
+                        }
+                        _ => None,
+                    };
+                    data.map(|d| Some(Binding(d)))
+                        .ok_or(Failure::ChannelBindingUnsupported)
+                }
+            };
+            binding.map(|b| client.with_binding(b))
+        });
+        match client {
             Ok(client) => {
                 if let Some(z) = &client.authzid
                     && !z.eq_ignore_ascii_case(&client.username)

@@ -315,6 +315,35 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// An unknown user costs a full argon2 verification, like a wrong
+    /// password: the answer time does not tell which names exist.
+    #[test]
+    fn unknown_user_costs_the_same_as_a_wrong_password() {
+        let c = hash_password("correct horse");
+        let _ = verify_password_or_dummy(None, "warm up the dummy hash");
+        let time = |phc: Option<&str>| {
+            let start = std::time::Instant::now();
+            assert!(!verify_password_or_dummy(phc, "wrong"));
+            start.elapsed()
+        };
+        // Interleaved, so that a busy machine slows both alike.
+        let (mut wrong, mut unknown) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+        for _ in 0..4 {
+            wrong += time(Some(&c.password_hash));
+            unknown += time(None);
+        }
+        // Same work within noise; without the dummy the unknown case would
+        // take microseconds against tens of milliseconds.
+        assert!(
+            unknown * 3 > wrong,
+            "unknown {unknown:?} vs wrong {wrong:?}"
+        );
+        assert!(
+            wrong * 3 > unknown,
+            "unknown {unknown:?} vs wrong {wrong:?}"
+        );
+    }
+
     #[test]
     fn hash_then_verify() {
         let c = hash_password("correct horse");

@@ -1,5 +1,8 @@
-//! SCRAM-SHA-256 server messages (RFC 5802 §5, §7; RFC 7677). Channel
-//! binding (-PLUS) is not offered, so `p=` GS2 headers are refused.
+//! SCRAM-SHA-256 server messages (RFC 5802 §5, §7; RFC 7677), with the
+//! GS2 channel binding of RFC 5802 §6 for SCRAM-SHA-256-PLUS. Which flags
+//! are acceptable on which mechanism is decided by the exchange; this
+//! module parses the flag and checks the `c=` attribute against the
+//! header and binding data.
 
 use std::sync::OnceLock;
 
@@ -16,11 +19,36 @@ use crate::prep::prepare_username;
 /// corrupt record cannot make clients spin.
 const MAX_ITERATIONS: u32 = 1_000_000;
 
+/// RFC 5802 §7 `gs2-cbind-flag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CbindFlag {
+    /// `n`: the client does not support channel binding.
+    No,
+    /// `y`: the client supports it but thinks the server does not.
+    ClientOnly,
+    /// `p=cb-name`: the client requires this channel binding type.
+    Type(String),
+}
+
+/// The channel binding data the client must prove it sees too.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Binding(pub(crate) Vec<u8>);
+
+impl std::fmt::Debug for Binding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Binding(..)")
+    }
+}
+
 /// What the client's first message told us.
 #[derive(Debug, Clone)]
 pub(crate) struct ClientFirst {
     /// `gs2-header`, echoed base64-encoded in the final message's `c=`.
     gs2_header: String,
+    pub(crate) cbind: CbindFlag,
+    /// For `p=`: the data `c=` must carry after the header (RFC 5802 §7
+    /// `cbind-input = gs2-header [ cbind-data ]`).
+    binding: Option<Binding>,
     pub(crate) authzid: Option<String>,
     /// SASLprep'd user name.
     pub(crate) username: String,
@@ -60,13 +88,22 @@ pub(crate) fn parse_client_first(msg: &[u8]) -> Result<ClientFirst, Failure> {
     let msg = std::str::from_utf8(msg).map_err(|_| Failure::Malformed)?;
     // gs2-header = gs2-cbind-flag "," [ authzid ] ","
     let (flag, rest) = msg.split_once(',').ok_or(Failure::Malformed)?;
-    match flag {
-        // "y": the client supports channel binding but believes we do not;
-        // we indeed advertise no -PLUS mechanism, so this is no downgrade.
-        "n" | "y" => {}
-        f if f.starts_with("p=") => return Err(Failure::ChannelBindingUnsupported),
-        _ => return Err(Failure::Malformed),
-    }
+    let cbind = match flag {
+        "n" => CbindFlag::No,
+        "y" => CbindFlag::ClientOnly,
+        // cb-name = 1*(ALPHA / DIGIT / "." / "-")
+        f => match f.strip_prefix("p=") {
+            Some(name)
+                if !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') =>
+            {
+                CbindFlag::Type(name.to_string())
+            }
+            _ => return Err(Failure::Malformed),
+        },
+    };
     let (authzid_field, bare) = rest.split_once(',').ok_or(Failure::Malformed)?;
     let authzid = if authzid_field.is_empty() {
         None
@@ -100,11 +137,21 @@ pub(crate) fn parse_client_first(msg: &[u8]) -> Result<ClientFirst, Failure> {
     }
     Ok(ClientFirst {
         gs2_header,
+        cbind,
+        binding: None,
         authzid,
         username,
         bare: bare.to_string(),
         cnonce: cnonce.to_string(),
     })
+}
+
+impl ClientFirst {
+    /// Sets the binding data `c=` must carry (for `p=`).
+    pub(crate) fn with_binding(mut self, binding: Option<Binding>) -> ClientFirst {
+        self.binding = binding;
+        self
+    }
 }
 
 /// The server side after sending `server-first-message`.
@@ -209,13 +256,21 @@ impl ServerFirst {
             .next()
             .and_then(|a| a.strip_prefix("r="))
             .ok_or(Failure::Malformed)?;
-        // Without channel binding, c= is exactly base64(gs2-header).
-        let cbind = STANDARD.decode(cbind).map_err(|_| Failure::Malformed)?;
-        if cbind != self.client.gs2_header.as_bytes() {
-            return Err(Failure::Malformed);
-        }
         if nonce != self.nonce {
             return Err(Failure::Malformed);
+        }
+        // RFC 5802 §7: c= is base64(gs2-header [cbind-data]); the data
+        // only with "p=".
+        let cbind = STANDARD.decode(cbind).map_err(|_| Failure::Malformed)?;
+        let Some(data) = cbind.strip_prefix(self.client.gs2_header.as_bytes()) else {
+            return Err(Failure::Malformed);
+        };
+        let expected = self.client.binding.as_ref().map_or(&[][..], |b| &b.0);
+        // RFC 5802 §6: a binding that does not match means the two ends
+        // see different TLS channels (a man in the middle): an
+        // authentication failure, like a wrong proof.
+        if !ct_eq(data, expected) {
+            return Err(Failure::BadCredentials);
         }
         let proof = STANDARD.decode(proof).map_err(|_| Failure::Malformed)?;
         if proof.len() != 32 {
@@ -263,11 +318,12 @@ mod tests {
         let cf = parse_client_first(b"y,a=admin,n=user,r=abc,x=ext").unwrap();
         assert_eq!(cf.authzid.as_deref(), Some("admin"));
         assert_eq!(cf.gs2_header, "y,a=admin,");
-        assert!(matches!(
-            parse_client_first(b"p=tls-unique,,n=user,r=abc"),
-            Err(Failure::ChannelBindingUnsupported)
-        ));
+        let cf = parse_client_first(b"p=tls-exporter,,n=user,r=abc").unwrap();
+        assert_eq!(cf.cbind, CbindFlag::Type("tls-exporter".into()));
+        assert_eq!(cf.gs2_header, "p=tls-exporter,,");
         for bad in [
+            &b"p=,,n=user,r=abc"[..],
+            b"p=tls_exporter,,n=user,r=abc",
             &b"x,,n=user,r=abc"[..],
             b"n,,m=ext,n=user,r=abc",
             b"n,,r=abc",

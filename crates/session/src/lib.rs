@@ -41,6 +41,36 @@ pub struct TlsInfo {
     pub protocol: String,
     /// e.g. `TLS13_AES_128_GCM_SHA256`.
     pub cipher: String,
+    /// The channel bindings of this TLS connection (RFC 5056), for SASL
+    /// `-PLUS` mechanisms; empty when none could be derived.
+    pub channel_bindings: ChannelBindings,
+}
+
+/// Channel binding data of one TLS connection (RFC 5056 §2.1), one field per
+/// channel binding type the driver could compute.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ChannelBindings {
+    /// RFC 9266 `tls-exporter`: 32 octets exported with the label
+    /// `EXPORTER-Channel-Binding` and an empty context. Only set for TLS
+    /// 1.3 (RFC 9266 §2 requires the extended master secret on TLS 1.2,
+    /// which the driver cannot confirm).
+    pub tls_exporter: Option<Vec<u8>>,
+}
+
+impl ChannelBindings {
+    /// Whether any channel binding type is available.
+    pub fn any(&self) -> bool {
+        self.tls_exporter.is_some()
+    }
+}
+
+impl std::fmt::Debug for ChannelBindings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The binding values are connection secrets' offspring: never log them.
+        f.debug_struct("ChannelBindings")
+            .field("tls_exporter", &self.tls_exporter.is_some())
+            .finish()
+    }
 }
 
 /// Facts about a connection, known when it is accepted.
@@ -123,10 +153,78 @@ pub trait Session: Send {
         async { Control::Continue }
     }
 
+    /// Whether the session has more output for input it already consumed: a
+    /// long response (an IMAP FETCH of large bodies or many messages) is
+    /// produced in bounded chunks. While this holds, the driver writes `out`
+    /// and, once the stream took it all, calls [`Session::input`] again with
+    /// the buffer as it is (no new input is read in between), so neither the
+    /// session nor the driver ever holds more than one chunk. The default is
+    /// false: every `input` call produces its whole answer.
+    fn output_pending(&self) -> bool {
+        false
+    }
+
     /// The server is shutting down while the session waits for input: append
     /// the protocol's farewell. The driver closes the connection afterwards.
     fn shutting_down(&mut self, out: &mut Vec<u8>) {
         self.timed_out(out)
+    }
+}
+
+/// Slowloris defence: how long a client may take to send one command (a
+/// line, or a command with its literal or message data). The idle timeout
+/// only bounds silence; a client sending one byte per second is never
+/// silent, so each session also bounds the time a partly received command
+/// may take: `timeout`, plus one second per `min_rate` octets received for
+/// it (so large messages on slow but honest links are not cut off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub timeout: Duration,
+    /// Octets per second; at least 1.
+    pub min_rate: u64,
+}
+
+/// Tracks the command in progress against a [`Pace`]; one per session,
+/// checked after every [`Session::input`] on the session's clock.
+#[derive(Debug, Default)]
+pub struct PaceTimer {
+    /// When the first octet of the command in progress arrived.
+    started: Option<std::time::SystemTime>,
+    /// Octets received since then.
+    bytes: u64,
+    /// Octets left unconsumed in the buffer after the previous call.
+    left: usize,
+}
+
+impl PaceTimer {
+    /// Call at the end of `input`: `before` and `after` are the buffer's
+    /// length at the start and end of the call, `busy` whether a command
+    /// is partly received (in the buffer or in the session's own state).
+    /// Returns how long the command has taken when that is past its
+    /// allowance: the session then answers with its protocol's error and
+    /// closes.
+    pub fn check(
+        &mut self,
+        pace: Pace,
+        now: std::time::SystemTime,
+        before: usize,
+        after: usize,
+        busy: bool,
+    ) -> Option<Duration> {
+        let received = before.saturating_sub(self.left) as u64;
+        self.left = after;
+        if !busy {
+            self.started = None;
+            self.bytes = 0;
+            return None;
+        }
+        let started = *self.started.get_or_insert(now);
+        self.bytes = self.bytes.saturating_add(received);
+        let allowance = pace
+            .timeout
+            .saturating_add(Duration::from_secs(self.bytes / pace.min_rate.max(1)));
+        let taken = now.duration_since(started).unwrap_or(Duration::ZERO);
+        (taken > allowance).then_some(taken)
     }
 }
 
@@ -167,3 +265,60 @@ impl Clock for ManualClock {
 
 /// The clock handle passed to components.
 pub type SharedClock = std::sync::Arc<dyn Clock>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    const PACE: Pace = Pace {
+        timeout: Duration::from_secs(60),
+        min_rate: 100,
+    };
+
+    #[test]
+    fn one_byte_per_second_is_cut_off_after_the_timeout() {
+        let mut t = PaceTimer::default();
+        let t0 = SystemTime::UNIX_EPOCH;
+        let mut len = 0;
+        for s in 0..=60 {
+            len += 1;
+            let now = t0 + Duration::from_secs(s);
+            assert_eq!(t.check(PACE, now, len, len, true), None, "{s}");
+        }
+        len += 1;
+        let now = t0 + Duration::from_secs(61);
+        assert_eq!(
+            t.check(PACE, now, len, len, true),
+            Some(Duration::from_secs(61))
+        );
+    }
+
+    #[test]
+    fn a_steady_stream_above_the_rate_is_never_cut_off() {
+        let mut t = PaceTimer::default();
+        let t0 = SystemTime::UNIX_EPOCH;
+        for s in 0..10_000 {
+            // 200 octets/s, all consumed (message data).
+            let now = t0 + Duration::from_secs(s);
+            assert_eq!(t.check(PACE, now, 200, 0, true), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn a_completed_command_restarts_the_clock() {
+        let mut t = PaceTimer::default();
+        let t0 = SystemTime::UNIX_EPOCH;
+        assert_eq!(t.check(PACE, t0, 3, 3, true), None);
+        assert_eq!(
+            t.check(PACE, t0 + Duration::from_secs(30), 6, 0, false),
+            None
+        );
+        let later = t0 + Duration::from_secs(100);
+        assert_eq!(t.check(PACE, later, 2, 2, true), None);
+        assert_eq!(
+            t.check(PACE, later + Duration::from_secs(61), 3, 3, true),
+            Some(Duration::from_secs(61))
+        );
+    }
+}

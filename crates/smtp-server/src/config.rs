@@ -31,6 +31,13 @@ pub struct SmtpConfig {
     /// before `421 4.4.2` and close. RFC 5321 §4.5.3.2 suggests 5 minutes
     /// per command and 10 for data; one value keeps it simple. Default 300.
     pub idle_timeout_secs: u64,
+    /// Slowloris defence: seconds one command line, or one message (DATA
+    /// or BDAT to its end), may take to arrive, plus one second per
+    /// `min_data_rate` octets of it; then `421 4.4.2` and close. Default 300.
+    pub command_timeout_secs: u64,
+    /// Octets per second a message must at least arrive at, past
+    /// `command_timeout_secs` (see there). Default 1024.
+    pub min_data_rate: u64,
     /// Refuse `MAIL FROM` with `530 5.7.0` until STARTTLS is done. Do not
     /// enable on a public MX: RFC 3207 §4 forbids requiring TLS there.
     /// Default false.
@@ -58,6 +65,8 @@ impl Default for SmtpConfig {
             max_line_length: 1000,
             max_errors: 10,
             idle_timeout_secs: 300,
+            command_timeout_secs: 300,
+            min_data_rate: 1024,
             require_tls: false,
             submission_allow_plaintext_auth: false,
             submission_max_auth_failures: 3,

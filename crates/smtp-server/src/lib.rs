@@ -8,7 +8,9 @@
 //! RFCs: RFC 5321 (SMTP), RFC 2033 (LMTP: `LHLO`, one reply per recipient
 //! after the data), RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3030
 //! (CHUNKING/`BDAT`), RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034 and
-//! RFC 3463 (enhanced status codes), RFC 3207 (STARTTLS); for submission
+//! RFC 3463 (enhanced status codes), RFC 3207 (STARTTLS), RFC 3461 (DSN:
+//! `RET`/`ENVID`/`NOTIFY`/`ORCPT` checked in `session::dsn_params`, kept
+//! with queued mail, `delivered` notices for local delivery); for submission
 //! RFC 6409 (message submission), RFC 8314 (implicit TLS, no AUTH in
 //! cleartext), RFC 4954 (AUTH with the `sasl` crate's PLAIN, LOGIN and
 //! SCRAM-SHA-256), RFC 3848 (ESMTPA/ESMTPSA in `Received:`).
@@ -27,6 +29,10 @@
 //!   delivers to it, or a `+tag` form of those (`553 5.7.1` at MAIL,
 //!   `550 5.7.1` after the data). Missing `Date:` and `Message-ID:` fields
 //!   are added (RFC 6409 §8.2, §8.3).
+//! - Submitted messages are DKIM-signed (RFC 6376, `pillarbox-dkim`) with
+//!   the keys of their `From:` domains, after the fields above are added
+//!   and before they are queued or delivered locally; a store failure
+//!   reading the keys answers `451`, a domain without keys sends unsigned.
 //! - Bounded: command lines (`max_line_length`), message size
 //!   (`max_message_size`; data is streamed into a [`Spool`] that spills to a
 //!   temporary file past 1 MiB, never whole in memory while receiving),
@@ -43,10 +49,16 @@
 //!   the message (failures of the others are logged: there are no bounces
 //!   before the outbound queue exists), `451` if none did and a failure was
 //!   temporary (a retry cannot duplicate), else the permanent error.
-//! - An alias whose targets are all in other domains is refused at RCPT
-//!   (`550 5.7.1`): forwarding needs the outbound queue. An alias with
-//!   local and remote targets is accepted and delivered locally; the remote
-//!   targets are logged.
+//! - Forwarding (any listener, given a queue): an alias's targets in other
+//!   domains get one queued copy (`Delivered-To:` per alias, our
+//!   `Received:`, the original reverse-path, ORCPT kept or set to the
+//!   alias), enqueued with the submission's remote recipients before any
+//!   local delivery, in one all-or-nothing step (`session::forward`). A
+//!   forwarded recipient succeeds once queued; a message that already went
+//!   through us for that alias, or has 100 `Received:` fields, gets
+//!   `554 5.4.6` for it (see `pillarbox_delivery::forward`). Without a
+//!   queue an alias reaching only other domains is refused at RCPT
+//!   (`550 5.7.1`) and a mixed one is delivered locally only.
 //! - `RCPT TO:<Postmaster>` (no domain, RFC 5321 §4.5.1) is resolved as
 //!   `postmaster@<hostname>`.
 //! - Submission to another domain goes to the outbound queue
@@ -55,7 +67,8 @@
 //!   delivered, so a failing enqueue answers `451` with nothing stored (a
 //!   retry cannot duplicate). Without a queue such a recipient gets
 //!   `554 5.7.1 Outbound delivery not configured` at RCPT. MX and LMTP
-//!   sessions never relay, queue or not.
+//!   sessions never relay, queue or not: only our own aliases' remote
+//!   targets reach the queue from them.
 //! - Submission allows the null reverse-path `<>` for authenticated users
 //!   (RFC 8098 MDNs use it); the `From:` check still applies.
 //! - A `+tag` subaddress of an owned address is owned; a domain catch-all
@@ -71,7 +84,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pillarbox_delivery::Delivery;
+use pillarbox_dkim::Signer;
 use pillarbox_queue::Queue;
+use pillarbox_sasl::{AuthLimits, AuthThrottle};
 use pillarbox_session::SharedClock;
 use pillarbox_store::Store;
 
@@ -97,9 +112,13 @@ pub struct SmtpContext {
     delivery: Arc<Delivery>,
     /// Submission: where mail for other domains goes; `None` refuses it.
     queue: Option<Arc<Queue>>,
+    /// Submission: DKIM-signs messages with their author domain's keys.
+    dkim: Signer,
     config: SmtpConfig,
     clock: SharedClock,
     transactions: AtomicU64,
+    /// Failed-AUTH counts (see [`SmtpContext::set_auth_throttle`]).
+    throttle: std::sync::OnceLock<Arc<AuthThrottle>>,
 }
 
 impl std::fmt::Debug for SmtpContext {
@@ -145,13 +164,29 @@ impl SmtpContext {
             config.hostname = "localhost".to_string();
         }
         Arc::new(SmtpContext {
+            dkim: Signer::new(store.clone()),
             store,
             delivery,
             queue,
             config,
             clock,
             transactions: AtomicU64::new(0),
+            throttle: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Uses `throttle` (normally the server's one, shared by all protocols)
+    /// for brute-force protection of submission AUTH. Only before the first
+    /// authentication; returns false if a throttle is already in use.
+    pub fn set_auth_throttle(&self, throttle: Arc<AuthThrottle>) -> bool {
+        self.throttle.set(throttle).is_ok()
+    }
+
+    /// The brute-force protection (a default one on this context's clock
+    /// unless one was set).
+    pub fn auth_throttle(&self) -> &AuthThrottle {
+        self.throttle
+            .get_or_init(|| Arc::new(AuthThrottle::new(AuthLimits::default(), self.clock.clone())))
     }
 
     /// The configuration in use.

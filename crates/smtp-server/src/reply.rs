@@ -104,10 +104,33 @@ pub const C421_TOO_MANY_AUTH_FAILURES: Reply = Reply::new(
     "Too many authentication failures, closing connection",
 );
 pub const C421_TIMEOUT: Reply = Reply::new(421, [4, 4, 2], "Idle timeout, closing connection");
+/// RFC 5321 §3.8 / RFC 3463 4.3.2 "system not accepting network messages".
+pub const C421_SHUTTING_DOWN: Reply =
+    Reply::new(421, [4, 3, 2], "Service shutting down, try again later");
+/// A command or message arriving too slowly (slowloris defence).
+pub const C421_TOO_SLOW: Reply = Reply::new(
+    421,
+    [4, 4, 2],
+    "Command or data too slow, closing connection",
+);
 pub const C451_LOCAL_ERROR: Reply =
     Reply::new(451, [4, 3, 0], "Temporary local problem, try again later");
+/// RFC 5321 §4.2.3 (452 insufficient system storage), RFC 3463 4.3.1
+/// "mail system full": the store's disk is full; nothing was stored.
+pub const C452_STORAGE_FULL: Reply = Reply::new(
+    452,
+    [4, 3, 1],
+    "Insufficient system storage, try again later",
+);
 /// RFC 5321 §4.5.3.1.10.
 pub const C452_TOO_MANY_RECIPIENTS: Reply = Reply::new(452, [4, 5, 3], "Too many recipients");
+/// RFC 4954 §6 (454 4.7.0 temporary authentication failure): refused by the
+/// brute-force protection; the credentials were not checked.
+pub const C454_AUTH_THROTTLED: Reply = Reply::new(
+    454,
+    [4, 7, 0],
+    "Too many failed authentications, try again later",
+);
 /// RFC 4954 §6: the credentials could not be checked (store trouble).
 pub const C454_AUTH_TEMPORARY: Reply =
     Reply::new(454, [4, 7, 0], "Temporary authentication failure");
@@ -121,6 +144,16 @@ pub const C500_USE_LHLO: Reply = Reply::new(500, [5, 5, 1], "This is LMTP: use L
 pub const C500_USE_EHLO: Reply = Reply::new(500, [5, 5, 1], "This is SMTP: use EHLO");
 pub const C501_SYNTAX: Reply = Reply::new(501, [5, 5, 4], "Syntax error");
 pub const C501_INVALID_PARAMETER: Reply = Reply::new(501, [5, 5, 4], "Invalid parameter value");
+/// RFC 3461 §4: a DSN parameter given twice in one command.
+pub const C501_DSN_DUPLICATE: Reply = Reply::new(501, [5, 5, 4], "Duplicate DSN parameter");
+/// RFC 3461 §4.3: RET is FULL or HDRS.
+pub const C501_DSN_RET: Reply = Reply::new(501, [5, 5, 4], "RET must be FULL or HDRS");
+/// RFC 3461 §4.4: ENVID is 1 to 100 characters of xtext.
+pub const C501_DSN_ENVID: Reply = Reply::new(501, [5, 5, 4], "Invalid ENVID parameter");
+/// RFC 3461 §4.1: NEVER, or a list of SUCCESS, FAILURE, DELAY.
+pub const C501_DSN_NOTIFY: Reply = Reply::new(501, [5, 5, 4], "Invalid NOTIFY parameter");
+/// RFC 3461 §4.2: addr-type ";" xtext, at most 500 characters.
+pub const C501_DSN_ORCPT: Reply = Reply::new(501, [5, 5, 4], "Invalid ORCPT parameter");
 pub const C501_BAD_SENDER: Reply = Reply::new(501, [5, 1, 7], "Bad sender address syntax");
 pub const C501_BAD_RECIPIENT: Reply = Reply::new(501, [5, 1, 3], "Bad recipient address syntax");
 /// RFC 4954 §4: the client answered a challenge with `*`.
@@ -172,8 +205,8 @@ pub const C555_UNSUPPORTED_PARAMETER: Reply = Reply::new(
 // --- permanent: mail ---
 pub const C550_NO_SUCH_USER: Reply =
     Reply::new(550, [5, 1, 1], "Mailbox unavailable: no such user");
-/// An alias that only points to other domains: forwarding needs the
-/// outbound queue, which does not exist yet.
+/// An alias that only points to other domains, on a server without an
+/// outbound queue to forward with.
 pub const C550_FORWARDING_UNAVAILABLE: Reply = Reply::new(
     550,
     [5, 7, 1],
@@ -215,6 +248,10 @@ pub const C554_NO_OUTBOUND: Reply = Reply::new(
     "Outbound delivery not configured: only local recipients are accepted",
 );
 pub const C554_RELAY_DENIED: Reply = Reply::new(554, [5, 7, 1], "Relay access denied");
+/// RFC 3463 5.4.6 "routing loop detected": a forwarding loop
+/// (`Delivered-To:` names the alias) or too many `Received:` fields
+/// (RFC 5321 §6.3).
+pub const C554_LOOP: Reply = Reply::new(554, [5, 4, 6], "Routing loop detected");
 /// RFC 5321 §3.3: DATA/BDAT with no accepted recipient.
 pub const C554_NO_VALID_RECIPIENTS: Reply = Reply::new(554, [5, 5, 1], "No valid recipients");
 pub const C554_TRANSACTION_FAILED: Reply = Reply::new(554, [5, 0, 0], "Transaction failed");
@@ -250,12 +287,26 @@ pub fn resolution(resolution: &Resolution) -> Reply {
 }
 
 /// A failed delivery to one recipient. Temporary store trouble is `451`
-/// (the client retries), a full mailbox `552 5.2.2`.
+/// (the client retries), a full disk `452 4.3.1`, a full mailbox `552 5.2.2`.
 pub fn delivery_error(error: &DeliveryError) -> Reply {
+    if matches!(error, DeliveryError::Loop) {
+        return C554_LOOP;
+    }
     match error.kind() {
         ErrorKind::QuotaExceeded => C552_MAILBOX_FULL,
+        ErrorKind::StorageFull => C452_STORAGE_FULL,
         ErrorKind::NotFound => C550_NO_SUCH_USER,
         ErrorKind::Invalid => C554_TRANSACTION_FAILED,
+        _ => C451_LOCAL_ERROR,
+    }
+}
+
+/// A store write that failed for the whole message (nothing stored): a
+/// full disk is `452 4.3.1`, anything else `451 4.3.0` (the client retries;
+/// never a `250`).
+pub fn store_error(error: &pillarbox_store::StoreError) -> Reply {
+    match error.kind() {
+        ErrorKind::StorageFull => C452_STORAGE_FULL,
         _ => C451_LOCAL_ERROR,
     }
 }

@@ -1,9 +1,12 @@
 //! One SMTP/submission/LMTP session: the command state machine and the
 //! end of a message. Input framing (command lines, DATA and BDAT streamed
-//! into a spool) lives in [`framing`], AUTH in [`auth`], the submission
+//! into a spool, the per-input loop and its slowloris bound) lives in
+//! [`framing`], AUTH in [`auth`], the submission
 //! policy (sender checks, header fields an MSA adds) in [`submission`].
 
 mod auth;
+mod dsn_params;
+mod forward;
 mod framing;
 mod submission;
 
@@ -11,20 +14,18 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
-use pillarbox_delivery::{
-    DeliveryError, Disposition, Envelope, EnvelopeRecipient, Resolution, trace,
-};
+use bytes::BytesMut;
+use pillarbox_delivery::{DeliveryError, Disposition, Envelope, EnvelopeRecipient, Resolution};
 use pillarbox_message::spool::Spool;
-use pillarbox_session::{ConnInfo, Control, Session, TlsInfo};
+use pillarbox_session::{ConnInfo, Control, PaceTimer, Session, TlsInfo};
 use pillarbox_store::AccountId;
-use pillarbox_store::{DsnEnvelope, NewQueueRecipient};
+use pillarbox_store::DsnEnvelope;
 use smtp_proto::request::receiver::{BdatReceiver, DataReceiver, DummyDataReceiver};
 use smtp_proto::{EhloResponse, MailFrom, RcptTo, Request};
 
 use crate::reply::{self, Reply};
 use crate::{Mode, SmtpContext};
-use framing::Line;
+use dsn_params::{Extracted, RcptDsn};
 
 /// MX: the message failed DMARC and its author domain publishes
 /// `p=reject` (RFC 7489 §6.3); `5.7.1` "delivery not authorized"
@@ -52,8 +53,17 @@ struct MailTx {
     smtputf8: bool,
     /// Accepted recipients, in RCPT order.
     recipients: Vec<EnvelopeRecipient>,
+    /// For each entry of `recipients`: its alias targets in other domains,
+    /// forwarded through the queue (empty: none).
+    forwards: Vec<Vec<String>>,
     /// Submission: accepted recipients in other domains, for the queue.
     remote: Vec<String>,
+    /// RFC 3461: `RET` and `ENVID` of MAIL FROM.
+    dsn: DsnEnvelope,
+    /// RFC 3461: `NOTIFY` and `ORCPT` of each entry of `recipients`.
+    recipients_dsn: Vec<RcptDsn>,
+    /// The same for each entry of `remote`.
+    remote_dsn: Vec<RcptDsn>,
 }
 
 impl MailTx {
@@ -113,6 +123,11 @@ pub struct SmtpSession {
     auth: Option<Authenticated>,
     /// Submission: failed AUTH attempts on this connection.
     auth_failures: u32,
+    /// Submission: the login of the AUTH attempt in progress, for the
+    /// brute-force counts.
+    auth_login: Option<String>,
+    /// Slowloris defence: the command or message in progress.
+    pace: PaceTimer,
 }
 
 impl SmtpSession {
@@ -129,6 +144,8 @@ impl SmtpSession {
             closing: false,
             auth: None,
             auth_failures: 0,
+            auth_login: None,
+            pace: PaceTimer::default(),
         }
     }
 
@@ -212,7 +229,13 @@ impl SmtpSession {
         if self.mode == Mode::Submission && auth::is_auth_command(&line) {
             return self.auth(&line, out).await;
         }
-        let request = match Request::parse(&mut line.iter()) {
+        // RFC 3461: DSN parameters are checked here, the rest by smtp-proto.
+        let (stripped, dsn) = match dsn_params::extract(&line) {
+            Ok(found) => found,
+            Err(answer) => return self.client_error(out, answer),
+        };
+        let parsed = stripped.as_deref().unwrap_or(&line);
+        let request = match Request::parse(&mut parsed.iter()) {
             Ok(request) => request.into_owned(),
             Err(error) => {
                 tracing::debug!(session = self.conn.session_id, %error, "bad command");
@@ -223,8 +246,8 @@ impl SmtpSession {
             Request::Ehlo { host } => self.hello(host, Hello::Ehlo, out),
             Request::Helo { host } => self.hello(host, Hello::Helo, out),
             Request::Lhlo { host } => self.hello(host, Hello::Lhlo, out),
-            Request::Mail { from } => self.mail(from, out).await,
-            Request::Rcpt { to } => self.rcpt(to, &line, out).await,
+            Request::Mail { from } => self.mail(from, dsn, out).await,
+            Request::Rcpt { to } => self.rcpt(to, dsn, &line, out).await,
             Request::Data => self.data(out),
             Request::Bdat {
                 chunk_size,
@@ -281,7 +304,9 @@ impl SmtpSession {
             | smtp_proto::EXT_8BIT_MIME
             | smtp_proto::EXT_SMTP_UTF8
             | smtp_proto::EXT_ENHANCED_STATUS_CODES
-            | smtp_proto::EXT_CHUNKING;
+            | smtp_proto::EXT_CHUNKING
+            // RFC 3461 (and RFC 2033 §4.2 for LMTP): NOTIFY/ORCPT/RET/ENVID.
+            | smtp_proto::EXT_DSN;
         // RFC 3207 §4.2: not offered again once TLS is active.
         if self.conn.starttls_available && self.conn.tls.is_none() {
             ehlo.capabilities |= smtp_proto::EXT_START_TLS;
@@ -303,7 +328,9 @@ impl SmtpSession {
         // written here so the mechanisms appear strongest first.
         if self.auth_offered() {
             out.extend_from_slice(b"250-AUTH");
-            for mechanism in pillarbox_sasl::Mechanism::ALL {
+            // SCRAM-SHA-256-PLUS only where TLS gave channel bindings.
+            let bindings = self.conn.tls.as_ref().map(|t| &t.channel_bindings);
+            for mechanism in pillarbox_sasl::Mechanism::offered(bindings) {
                 out.push(b' ');
                 out.extend_from_slice(mechanism.name().as_bytes());
             }
@@ -340,7 +367,7 @@ impl SmtpSession {
         Control::StartTls
     }
 
-    async fn mail(&mut self, from: MailFrom<String>, out: &mut Vec<u8>) -> Control {
+    async fn mail(&mut self, from: MailFrom<String>, dsn: Extracted, out: &mut Vec<u8>) -> Control {
         let Some(helo) = &self.helo else {
             return self.client_error(out, self.helo_first());
         };
@@ -371,7 +398,7 @@ impl SmtpSession {
             || from.hold_for != 0
             || from.hold_until != 0
             || from.mt_priority != 0;
-        let any = from.flags != 0 || from.size != 0;
+        let any = from.flags != 0 || from.size != 0 || dsn.any();
         if unsupported || (!extended && any) {
             return self.client_error(out, reply::C555_UNSUPPORTED_PARAMETER);
         }
@@ -411,12 +438,25 @@ impl SmtpSession {
             reverse_path: from.address,
             smtputf8,
             recipients: Vec::new(),
+            forwards: Vec::new(),
             remote: Vec::new(),
+            dsn: match dsn {
+                Extracted::Mail(dsn) => dsn,
+                Extracted::Nothing | Extracted::Rcpt(_) => DsnEnvelope::default(),
+            },
+            recipients_dsn: Vec::new(),
+            remote_dsn: Vec::new(),
         });
         self.reply(out, reply::C250_SENDER_OK)
     }
 
-    async fn rcpt(&mut self, to: RcptTo<String>, line: &[u8], out: &mut Vec<u8>) -> Control {
+    async fn rcpt(
+        &mut self,
+        to: RcptTo<String>,
+        dsn: Extracted,
+        line: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Control {
         if self.helo.is_none() {
             return self.client_error(out, self.helo_first());
         }
@@ -431,6 +471,14 @@ impl SmtpSession {
         if to.orcpt.is_some() || to.flags != 0 || to.rrvs != 0 {
             return self.client_error(out, reply::C555_UNSUPPORTED_PARAMETER);
         }
+        let extended = self.helo.as_ref().is_some_and(|h| h.extended);
+        if !extended && dsn.any() {
+            return self.client_error(out, reply::C555_UNSUPPORTED_PARAMETER);
+        }
+        let dsn = match dsn {
+            Extracted::Rcpt(dsn) => dsn,
+            Extracted::Nothing | Extracted::Mail(_) => RcptDsn::default(),
+        };
         if count >= self.ctx.config.max_recipients {
             return self.reply(out, reply::C452_TOO_MANY_RECIPIENTS);
         }
@@ -454,12 +502,17 @@ impl SmtpSession {
         let resolution = self.ctx.delivery.resolve(&address).await;
         // Submission: an authenticated user (`auth_required` above) may
         // send anywhere, through the queue; without one, say so plainly.
-        // MX and LMTP never relay.
+        // MX and LMTP never relay: only our own aliases' remote targets
+        // (forwarding) reach the queue from them.
         let relay = self.mode == Mode::Submission && self.auth.is_some();
+        let forwarding = self.ctx.queue.is_some();
         let answer = match (&resolution, relay, &self.ctx.queue) {
             (Resolution::NotLocalDomain, true, Some(_)) => reply::C250_RECIPIENT_OK,
             (Resolution::NotLocalDomain, _, None) if self.mode == Mode::Submission => {
                 reply::C554_NO_OUTBOUND
+            }
+            (Resolution::Local { remote, .. }, _, Some(_)) if !remote.is_empty() => {
+                reply::C250_RECIPIENT_OK
             }
             _ => reply::resolution(&resolution),
         };
@@ -470,24 +523,34 @@ impl SmtpSession {
             "RCPT"
         );
         match resolution {
-            Resolution::Local { accounts, remote } if !accounts.is_empty() => {
-                if !remote.is_empty() {
-                    tracing::warn!(
-                        session = self.conn.session_id,
-                        to = %address,
-                        ?remote,
-                        "remote alias targets not forwarded (no outbound queue yet)"
-                    );
-                }
+            Resolution::Local { accounts, remote }
+                if !accounts.is_empty() || (forwarding && !remote.is_empty()) =>
+            {
+                let forward = if forwarding {
+                    remote
+                } else {
+                    if !remote.is_empty() {
+                        tracing::warn!(
+                            session = self.conn.session_id,
+                            to = %address,
+                            ?remote,
+                            "remote alias targets not forwarded (no outbound queue)"
+                        );
+                    }
+                    Vec::new()
+                };
                 let address = address.into_owned();
                 if let Phase::Mail(tx) = &mut self.phase {
                     tx.recipients.push(EnvelopeRecipient { address, accounts });
+                    tx.forwards.push(forward);
+                    tx.recipients_dsn.push(dsn);
                 }
                 self.reply(out, answer)
             }
             Resolution::NotLocalDomain if answer.is_positive() => {
                 if let Phase::Mail(tx) = &mut self.phase {
                     tx.remote.push(address.into_owned());
+                    tx.remote_dsn.push(dsn);
                 }
                 self.reply(out, answer)
             }
@@ -566,14 +629,14 @@ impl SmtpSession {
         let session = self.conn.session_id;
         if spool.is_too_large() {
             tracing::info!(session, size = spool.len(), "message too large; discarded");
-            self.reply_each(out, &tx, reply::C552_MESSAGE_TOO_BIG);
+            self.reply_each(out, &tx.recipients, reply::C552_MESSAGE_TOO_BIG);
             return;
         }
         let mut raw = match spool.into_bytes() {
             Ok(raw) => raw,
             Err(error) => {
                 tracing::warn!(session, %error, "spool failed");
-                self.reply_each(out, &tx, reply::C451_LOCAL_ERROR);
+                self.reply_each(out, &tx.recipients, reply::C451_LOCAL_ERROR);
                 return;
             }
         };
@@ -588,7 +651,7 @@ impl SmtpSession {
                         code = answer.code,
                         "submitted message refused"
                     );
-                    self.reply_each(out, &tx, answer);
+                    self.reply_each(out, &tx.recipients, answer);
                     return;
                 }
             }
@@ -598,7 +661,7 @@ impl SmtpSession {
             .as_ref()
             .map(|h| h.name.clone())
             .unwrap_or_default();
-        let envelope = Envelope {
+        let mut envelope = Envelope {
             reverse_path: tx.reverse_path,
             protocol: self.protocol(tx.smtputf8),
             recipients: tx.recipients,
@@ -609,68 +672,99 @@ impl SmtpSession {
             id: self.ctx.next_transaction_id(session),
         };
         let size = raw.len();
+        // RFC 3461 §5.2.3: a "delivered" notice for NOTIFY=SUCCESS; it
+        // carries the header only (§4.3: RET is for failures).
+        let success_header = tx
+            .recipients_dsn
+            .iter()
+            .any(RcptDsn::wants_success)
+            .then(|| pillarbox_queue::dsn::header_section(&raw).to_vec());
         // MX only: SPF/DKIM/DMARC after the data, before the store write
         // (LMTP's MTA and submission's AUTH already vouch for the message).
         let verdict = match self.mode {
             Mode::Mx => self.ctx.delivery.authenticate(&envelope, &raw).await,
             Mode::Lmtp | Mode::Submission => None,
         };
-        // Submission: queue for the remote recipients first, so that a
-        // failing enqueue stores nothing at all (see the crate docs).
+        // RFC 7489 §10.3: a p=reject failure is refused during the SMTP
+        // transaction rather than bounced later; nothing is stored or
+        // queued.
+        if let Some(verdict) = &verdict
+            && verdict.disposition == Disposition::Reject
+        {
+            tracing::info!(
+                session,
+                id = %envelope.id,
+                from = %envelope.reverse_path,
+                domain = %verdict.dmarc_domain,
+                "message rejected by DMARC policy"
+            );
+            self.reply_each(out, &envelope.recipients, C550_DMARC_REJECT);
+            return;
+        }
+        // Mail loops (Delivered-To: of a forwarding alias, RFC 5321 §6.3
+        // Received: count) are refused per recipient.
+        let looped = forward::check_loops(session, &mut envelope, &tx.forwards, &raw);
+        // Queue for the remote recipients (submission) and the remote alias
+        // targets (forwarding) first, so that a failing enqueue stores
+        // nothing at all (see the crate docs).
+        let mut outbound = Vec::new();
+        if let Some(copy) = forward::forwarded(
+            &self.ctx,
+            &envelope,
+            &tx.forwards,
+            &looped,
+            &tx.recipients_dsn,
+            &raw,
+        ) {
+            outbound.push(copy);
+        }
+        if !tx.remote.is_empty() && self.ctx.queue.is_some() {
+            outbound.push(forward::direct(
+                &self.ctx,
+                &envelope,
+                &tx.remote,
+                &tx.remote_dsn,
+                &raw,
+            ));
+        }
         let mut queued = Vec::new();
-        if let (false, Some(queue)) = (tx.remote.is_empty(), &self.ctx.queue) {
-            let data = self.outbound_message(&envelope, &tx.remote, raw.clone());
-            let recipients = tx
-                .remote
-                .iter()
-                .map(|address| NewQueueRecipient {
-                    address: address.clone(),
-                    ..NewQueueRecipient::default()
-                })
-                .collect();
-            match queue
-                .submit(
-                    &envelope.reverse_path,
-                    recipients,
-                    DsnEnvelope::default(),
-                    data,
-                )
-                .await
-            {
-                Ok(queue_id) => {
-                    tracing::info!(session, id = %envelope.id, %queue_id, remote = tx.remote.len(), "queued for remote delivery");
+        if !outbound.is_empty() {
+            match forward::enqueue_all(&self.ctx, &envelope.reverse_path, &tx.dsn, outbound).await {
+                Ok(queue_ids) => {
+                    tracing::info!(session, id = %envelope.id, ?queue_ids, remote = tx.remote.len(), "queued for remote delivery");
                     queued = tx.remote.iter().map(|_| Ok(())).collect();
                 }
                 Err(error) => {
                     tracing::warn!(session, id = %envelope.id, %error, "enqueue failed");
-                    reply::C451_LOCAL_ERROR.write(out);
+                    self.reply_each(out, &envelope.recipients, reply::store_error(&error));
                     return;
                 }
             }
         }
+        let has_accounts = envelope.recipients.iter().any(|r| !r.accounts.is_empty());
         let mut results = match &verdict {
-            // RFC 7489 §10.3: a p=reject failure is refused during the SMTP
-            // transaction rather than bounced later; nothing was stored.
-            Some(verdict) if verdict.disposition == Disposition::Reject => {
-                tracing::info!(
-                    session,
-                    id = %envelope.id,
-                    from = %envelope.reverse_path,
-                    domain = %verdict.dmarc_domain,
-                    "message rejected by DMARC policy"
-                );
-                C550_DMARC_REJECT.write(out);
-                return;
-            }
+            _ if !has_accounts => envelope
+                .recipients
+                .iter()
+                .map(|_| Err(DeliveryError::NoMailbox))
+                .collect(),
             Some(verdict) => {
                 self.ctx
                     .delivery
                     .deliver_authenticated(&envelope, raw, verdict)
                     .await
             }
-            None if envelope.recipients.is_empty() => Vec::new(),
             None => self.ctx.delivery.deliver(&envelope, raw).await,
         };
+        if let (Some(header), Some(queue)) = (success_header, &self.ctx.queue) {
+            // Local deliveries only: forwarded copies pass NOTIFY on.
+            let delivered =
+                dsn_params::delivered(&envelope.recipients, &results, &tx.recipients_dsn);
+            queue
+                .notify_delivered(&envelope.reverse_path, &tx.dsn, delivered, &header)
+                .await;
+        }
+        forward::merge(&mut results, &tx.forwards, &looped);
         results.extend(queued);
         tracing::info!(
             session,
@@ -703,39 +797,13 @@ impl SmtpSession {
         }
     }
 
-    /// The message as queued for other domains: our `Received:` field
-    /// (RFC 5321 §4.4; `Return-Path:` is the final delivery's business)
-    /// on top of the submitted message, with CRLF line endings.
-    fn outbound_message(&self, envelope: &Envelope, remote: &[String], raw: Vec<u8>) -> Vec<u8> {
-        let outbound = Envelope {
-            recipients: remote
-                .iter()
-                .map(|address| EnvelopeRecipient {
-                    address: address.clone(),
-                    accounts: Vec::new(),
-                })
-                .collect(),
-            ..envelope.clone()
-        };
-        let hostname = &self.ctx.delivery.config().hostname;
-        let headers = trace::trace_headers(&outbound, hostname, self.ctx.clock.now());
-        let received = headers
-            .find("Received:")
-            .map_or(headers.as_str(), |at| &headers[at..]);
-        let body = trace::normalize_crlf(raw);
-        let mut data = Vec::with_capacity(received.len() + body.len());
-        data.extend_from_slice(received.as_bytes());
-        data.extend_from_slice(&body);
-        data
-    }
-
     /// The same reply for the whole message: once in SMTP, once per
     /// recipient in LMTP (RFC 2033 §4.2).
-    fn reply_each(&self, out: &mut Vec<u8>, tx: &MailTx, answer: Reply) {
+    fn reply_each(&self, out: &mut Vec<u8>, recipients: &[EnvelopeRecipient], answer: Reply) {
         match self.mode {
             Mode::Mx | Mode::Submission => answer.write(out),
             Mode::Lmtp => {
-                for recipient in &tx.recipients {
+                for recipient in recipients {
                     answer.write_text(out, format_args!("<{}> {}", recipient.address, answer.text));
                 }
             }
@@ -773,81 +841,9 @@ impl Session for SmtpSession {
     }
 
     async fn input(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
-        loop {
-            if self.closing {
-                buf.clear();
-                return Control::Close;
-            }
-            match std::mem::replace(&mut self.phase, Phase::Idle) {
-                Phase::Data(tx, mut receiver, mut spool) => {
-                    if !self.feed_data(&mut receiver, &mut spool, buf) {
-                        self.phase = Phase::Data(tx, receiver, spool);
-                        return Control::Continue;
-                    }
-                    self.finish(tx, spool, out).await;
-                }
-                Phase::Chunk(tx, mut spool, mut receiver) => {
-                    if !self.feed_chunk(&mut receiver, &mut spool, buf) {
-                        self.phase = Phase::Chunk(tx, spool, receiver);
-                        return Control::Continue;
-                    }
-                    if receiver.is_last {
-                        self.finish(tx, spool, out).await;
-                    } else if spool.is_too_large() {
-                        // RFC 3030 §2: after an error reply to a chunk the
-                        // client sends no more chunks; the message is gone.
-                        reply::C552_MESSAGE_TOO_BIG.write(out);
-                    } else {
-                        let text = format!(
-                            "{} ({} octets so far)",
-                            reply::C250_CHUNK_ACCEPTED.text,
-                            spool.len()
-                        );
-                        reply::C250_CHUNK_ACCEPTED.write_text(out, text);
-                        self.phase = Phase::Chunks(tx, spool);
-                    }
-                }
-                Phase::Discard(mut receiver, answer) => {
-                    let mut bytes = buf.iter();
-                    let done = receiver.ingest(&mut bytes);
-                    let consumed = buf.len() - bytes.len();
-                    buf.advance(consumed);
-                    if !done {
-                        self.phase = Phase::Discard(receiver, answer);
-                        return Control::Continue;
-                    }
-                    self.client_error(out, answer);
-                }
-                Phase::Auth(exchange) => match self.next_line(buf, out, true) {
-                    Line::Incomplete => {
-                        self.phase = Phase::Auth(exchange);
-                        return Control::Continue;
-                    }
-                    // RFC 4954 §4: an overlong response ends the exchange
-                    // (answered `500 5.5.6` by `next_line`).
-                    Line::Skipped => {}
-                    Line::Command(line) => {
-                        let control = self.auth_response(*exchange, &line, out).await;
-                        if control != Control::Continue {
-                            return control;
-                        }
-                    }
-                },
-                phase => {
-                    self.phase = phase;
-                    match self.next_line(buf, out, false) {
-                        Line::Incomplete => return Control::Continue,
-                        Line::Skipped => {}
-                        Line::Command(line) => {
-                            let control = self.command(line, buf, out).await;
-                            if control != Control::Continue {
-                                return control;
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let before = buf.len();
+        let control = self.units(buf, out).await;
+        self.pace_check(before, buf, control, out)
     }
 
     async fn closed(&mut self) {
@@ -871,6 +867,16 @@ impl Session for SmtpSession {
     fn timed_out(&mut self, out: &mut Vec<u8>) {
         let text = format!("{} {}", self.hostname(), reply::C421_TIMEOUT.text);
         reply::C421_TIMEOUT.write_text(out, text);
+        self.phase = Phase::Idle;
+        self.closing = true;
+    }
+
+    /// The server stops while this session waits for input: a message
+    /// partly received is dropped (it was never acknowledged; the client
+    /// retries after the `421`, RFC 5321 §3.8).
+    fn shutting_down(&mut self, out: &mut Vec<u8>) {
+        let text = format!("{} {}", self.hostname(), reply::C421_SHUTTING_DOWN.text);
+        reply::C421_SHUTTING_DOWN.write_text(out, text);
         self.phase = Phase::Idle;
         self.closing = true;
     }

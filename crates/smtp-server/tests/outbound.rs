@@ -87,6 +87,7 @@ async fn session(h: &Harness, mode: Mode) -> SmtpSession {
         tls: Some(TlsInfo {
             protocol: "TLSv1.3".into(),
             cipher: "TLS13_AES_128_GCM_SHA256".into(),
+            ..Default::default()
         }),
         starttls_available: false,
     };
@@ -210,4 +211,97 @@ async fn unauthenticated_submission_cannot_relay() {
     .await;
     assert!(out.starts_with("530 5.7.0"), "{out}");
     assert!(out.contains("\r\n530 5.7.0"), "{out}");
+}
+
+/// RFC 3461: the DSN parameters of MAIL and RCPT are stored with the
+/// queue item (decoded), and a local recipient asking for SUCCESS makes a
+/// `delivered` notice for the sender (§5.2.3).
+#[tokio::test]
+async fn dsn_parameters_are_queued_and_local_success_is_notified() {
+    let h = harness().await;
+    let mut s = session(&h, Mode::Submission).await;
+    send(&mut s, "EHLO client.example.net\r\n").await;
+    assert!(send(&mut s, &auth_plain()).await.starts_with("235"));
+    let out = send(
+        &mut s,
+        "MAIL FROM:<alice@example.org> RET=FULL ENVID=id+2B1\r\n\
+         RCPT TO:<carol@example.net> NOTIFY=delay,failure ORCPT=rfc822;Carol+40example.net\r\n\
+         RCPT TO:<dave@example.net>\r\n\
+         RCPT TO:<bob@example.org> NOTIFY=SUCCESS\r\nDATA\r\n",
+    )
+    .await;
+    assert_eq!(out.matches("250 ").count(), 4, "{out}");
+    let out = send(
+        &mut s,
+        "From: alice@example.org\r\nSubject: Tracked\r\n\r\nHi\r\n.\r\n",
+    )
+    .await;
+    assert!(out.starts_with("250 2.0.0"), "{out}");
+    let items = h.store.queue_list().await.unwrap();
+    assert_eq!(items.len(), 1);
+    let item = &items[0];
+    assert_eq!(item.dsn.ret.as_deref(), Some("FULL"));
+    assert_eq!(item.dsn.envid.as_deref(), Some("id+1"));
+    let carol = &item.recipients[0];
+    assert_eq!(carol.notify.as_deref(), Some("FAILURE,DELAY"));
+    assert_eq!(carol.orcpt.as_deref(), Some("rfc822;Carol@example.net"));
+    let dave = &item.recipients[1];
+    assert_eq!(
+        (dave.notify.as_deref(), dave.orcpt.as_deref()),
+        (None, None)
+    );
+
+    let alice = h.store.account("alice@example.org").await.unwrap().unwrap();
+    let inbox = h
+        .store
+        .mailbox_by_name(alice.id, "INBOX")
+        .await
+        .unwrap()
+        .unwrap();
+    let entries = h.store.entries(alice.id, inbox.id).await.unwrap();
+    assert_eq!(entries.len(), 1, "one delivered notice");
+    let notice = h
+        .store
+        .message_bytes(alice.id, entries[0].message)
+        .await
+        .unwrap();
+    let notice = String::from_utf8_lossy(&notice);
+    for needle in [
+        "Action: delivered",
+        "Final-Recipient: rfc822; bob@example.org",
+        "Original-Envelope-Id: id+1",
+        "Subject: Tracked",
+    ] {
+        assert!(notice.contains(needle), "{needle:?} missing:\n{notice}");
+    }
+    assert!(!notice.contains("carol"), "{notice}");
+}
+
+/// RFC 3461 §5.2.3 on MX: a remote sender's `delivered` notice is queued
+/// for it with the null reverse-path (a notice is never notified about).
+#[tokio::test]
+async fn mx_success_notice_for_a_remote_sender_is_queued() {
+    let h = harness().await;
+    let mut s = session(&h, Mode::Mx).await;
+    send(&mut s, "EHLO client.example.net\r\n").await;
+    let out = send(
+        &mut s,
+        "MAIL FROM:<x@example.net> ENVID=mx-1\r\n\
+         RCPT TO:<bob@example.org> NOTIFY=SUCCESS,FAILURE\r\nDATA\r\n\
+         From: x@example.net\r\nSubject: hello\r\n\r\nHi\r\n.\r\n",
+    )
+    .await;
+    assert!(
+        out.ends_with("\r\n") && out.contains("\r\n250 2.0.0"),
+        "{out}"
+    );
+    let items = h.store.queue_list().await.unwrap();
+    assert_eq!(items.len(), 1, "the notice is queued");
+    let item = &items[0];
+    assert_eq!(item.reverse_path, "", "sent with <>");
+    assert_eq!(item.recipients[0].address, "x@example.net");
+    let data = h.store.queue_message(item.id).await.unwrap();
+    let text = String::from_utf8_lossy(&data);
+    assert!(text.contains("Action: delivered"), "{text}");
+    assert!(text.contains("Original-Envelope-Id: mx-1"), "{text}");
 }

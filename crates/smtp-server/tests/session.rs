@@ -156,6 +156,7 @@ async fn greeting_and_ehlo_capabilities() {
         "ENHANCEDSTATUSCODES",
         "CHUNKING",
         "STARTTLS",
+        "DSN",
     ] {
         assert!(
             lines.iter().any(|l| &l[4..] == cap),
@@ -467,9 +468,10 @@ async fn syntax_and_unknown_commands() {
     assert!(c.send(&["MAIL FROM:bad"]).await.starts_with("501 5.5.4"));
     assert!(c.send(&["EXPN list"]).await.starts_with("502 5.5.1"));
     assert!(
-        c.send(&["MAIL FROM:<a@example.net> RET=FULL"])
+        c.send(&["MAIL FROM:<a@example.net> BY=120;R"])
             .await
-            .starts_with("555 5.5.4")
+            .starts_with("555 5.5.4"),
+        "DELIVERBY is not offered"
     );
     assert!(
         c.send(&["MAIL FROM:<a@example.net> FOO=1"])
@@ -711,6 +713,7 @@ async fn starttls_discards_pipelined_data_and_resets() {
     c.session.tls_established(TlsInfo {
         protocol: "TLSv1.3".into(),
         cipher: "TLS13_AES_128_GCM_SHA256".into(),
+        ..Default::default()
     });
     // RFC 3207 §4.2: state is reset; EHLO again, STARTTLS no longer offered.
     assert!(

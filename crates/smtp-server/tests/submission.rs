@@ -89,6 +89,7 @@ impl Client {
             tls: tls.then(|| TlsInfo {
                 protocol: "TLSv1.3".into(),
                 cipher: "TLS13_AES_128_GCM_SHA256".into(),
+                ..Default::default()
             }),
             starttls_available: !tls,
         };

@@ -365,7 +365,8 @@ pub trait MailStore: Send + Sync + 'static {
     async fn create_domain(&self, name: &str) -> Result<Domain, StoreError>;
     async fn domain(&self, name: &str) -> Result<Option<Domain>, StoreError>;
     async fn list_domains(&self) -> Result<Vec<Domain>, StoreError>;
-    /// Removes a domain. `Conflict` while accounts or aliases still use it.
+    /// Removes a domain and its DKIM keys. `Conflict` while accounts or
+    /// aliases still use it.
     async fn delete_domain(&self, name: &str) -> Result<(), StoreError>;
     /// Sets or clears the catch-all account of a domain.
     async fn set_catch_all(
@@ -373,6 +374,16 @@ pub trait MailStore: Send + Sync + 'static {
         domain: &str,
         account: Option<AccountId>,
     ) -> Result<(), StoreError>;
+
+    // --- DKIM keys (see [`crate::dkim`]) ---
+    /// Stores a signing key of an existing domain (`NotFound` otherwise);
+    /// domain and selector are lowercased and checked (`Invalid`), and the
+    /// selector must be new for the domain (`Conflict`).
+    async fn add_dkim_key(&self, key: crate::dkim::DkimKey) -> Result<(), StoreError>;
+    /// The domain's keys, oldest first; empty for an unknown domain.
+    async fn dkim_keys(&self, domain: &str) -> Result<Vec<crate::dkim::DkimKey>, StoreError>;
+    /// Removes one key (`NotFound` if the domain has no such selector).
+    async fn remove_dkim_key(&self, domain: &str, selector: &str) -> Result<(), StoreError>;
 
     // --- accounts ---
     /// Creates an account with the default mailboxes. Its domain must exist
@@ -401,6 +412,20 @@ pub trait MailStore: Send + Sync + 'static {
     // --- addresses and aliases ---
     /// What an exact address is (account login or alias), if anything.
     async fn lookup_address(&self, address: &str) -> Result<Option<AddressTarget>, StoreError>;
+    /// A recipient's first lookup: the domain `domain` and, if it exists,
+    /// what `address` is — [`MailStore::domain`] then
+    /// [`MailStore::lookup_address`], which a backend may answer in one
+    /// round trip (SMTP asks this for every RCPT).
+    async fn lookup_recipient(
+        &self,
+        domain: &str,
+        address: &str,
+    ) -> Result<(Option<Domain>, Option<AddressTarget>), StoreError> {
+        let Some(found) = self.domain(domain).await? else {
+            return Ok((None, None));
+        };
+        Ok((Some(found), self.lookup_address(address).await?))
+    }
     /// Adds `target` to the alias `address` (created if new). The alias's
     /// domain must exist; `address` must not be an account login.
     async fn add_alias(&self, address: &str, target: &str) -> Result<(), StoreError>;
@@ -675,6 +700,19 @@ pub trait MailStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Removes an item and its message (`NotFound` if gone).
     async fn queue_delete(&self, id: crate::queue::QueueId) -> Result<(), StoreError>;
+    /// Removes a finished item and adds `counted` to the delivery
+    /// counters, in one transaction (`NotFound` if gone).
+    async fn queue_finish(
+        &self,
+        id: crate::queue::QueueId,
+        counted: crate::queue::QueueCounters,
+    ) -> Result<(), StoreError>;
+    /// Queue size, oldest item and the delivery counters; readable by
+    /// another process while the server runs.
+    async fn queue_stats(&self) -> Result<crate::queue::QueueStats, StoreError>;
+    /// Zeroes the delivery counters and records `since` (the queue does
+    /// this when the server starts: the counters are "since start").
+    async fn queue_counters_reset(&self, since: UnixTime) -> Result<(), StoreError>;
 
     // --- maintenance ---
     /// Verifies every entry's message and blob exist, blob hashes match,

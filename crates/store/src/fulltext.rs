@@ -16,10 +16,15 @@
 //!
 //! Both the header and the body text are bounded ([`MAX_HEADER_TEXT`],
 //! [`MAX_BODY_TEXT`]) so that one huge message cannot stall the indexer:
-//! text beyond the bound is not searchable.
+//! text beyond the bound is not searchable. So is the parser's input
+//! ([`parser_input`]): `mail-parser` allocates per header field and per
+//! part, so a message with millions of either (small enough for the size
+//! limit) is cut down first to the fields the bound lets in and the parts
+//! the summary's MIME tree describes (`MAX_PARTS`).
 
 use mail_parser::decoders::html::html_to_text;
 use mail_parser::{HeaderValue, Message, MessageParser, PartType};
+use pillarbox_message::mime::MAX_PARTS;
 use pillarbox_message::summary::{Summary, SummaryAddress};
 
 /// Most header text indexed per message, in bytes.
@@ -54,7 +59,8 @@ pub fn extract(raw: &[u8], summary: &Summary) -> IndexedText {
     let parser = MessageParser::new()
         .with_mime_headers()
         .default_header_text();
-    match parser.parse(raw) {
+    let input = parser_input(raw, summary);
+    match parser.parse(&input[..]) {
         Some(message) => {
             header_lines(&message, &mut text.headers, MAX_HEADER_TEXT);
             body_text(&message, &mut text.body, 0);
@@ -72,6 +78,47 @@ pub fn extract(raw: &[u8], summary: &Summary) -> IndexedText {
     }
     text
 }
+
+/// What `mail-parser` is given for `raw`: `raw` itself, unless its header
+/// section is longer than [`MAX_HEADER_TEXT`] (then the fields within that
+/// bound and, after it, only the MIME fields the parser needs to find the
+/// parts) or its MIME tree reached `MAX_PARTS` (then the message up to
+/// the opaque last part, whose text is not searchable).
+pub fn parser_input<'a>(raw: &'a [u8], summary: &Summary) -> std::borrow::Cow<'a, [u8]> {
+    let header_len = usize::try_from(summary.header_len)
+        .unwrap_or(raw.len())
+        .min(raw.len());
+    let parts = &summary.mime.parts;
+    let body_end = match parts.last() {
+        Some(last) if parts.len() >= MAX_PARTS => usize::try_from(last.header_start)
+            .unwrap_or(raw.len())
+            .clamp(header_len, raw.len()),
+        _ => raw.len(),
+    };
+    if header_len <= MAX_HEADER_TEXT && body_end == raw.len() {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut input = if header_len <= MAX_HEADER_TEXT {
+        raw[..header_len].to_vec()
+    } else {
+        pillarbox_message::header::bounded_header(
+            &raw[..header_len],
+            MAX_HEADER_TEXT,
+            MAX_LATE_MIME_FIELDS,
+            |name| {
+                name.eq_ignore_ascii_case(b"MIME-Version")
+                    || name
+                        .get(..8)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(b"Content-"))
+            },
+        )
+    };
+    input.extend_from_slice(&raw[header_len..body_end]);
+    std::borrow::Cow::Owned(input)
+}
+
+/// MIME fields after [`MAX_HEADER_TEXT`] still given to the parser.
+const MAX_LATE_MIME_FIELDS: usize = 16;
 
 /// The fields of [`IndexedText`] that come from the summary alone
 /// (subject and addresses; `headers` and `body` are empty): what
@@ -198,6 +245,49 @@ mod tests {
 
     fn text_of(raw: &str) -> IndexedText {
         extract(raw.as_bytes(), &summarize(raw.as_bytes()))
+    }
+
+    /// Millions of parts or header fields: the parser sees a bounded
+    /// input, and what lies within the bounds is still searchable.
+    #[test]
+    fn bombs_are_cut_down_before_parsing() {
+        let mut raw =
+            String::from("Subject: many\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n");
+        raw.push_str("--x\r\n\r\nfirst part\r\n");
+        for _ in 0..50_000 {
+            raw.push_str("--x\r\n\r\na\r\n");
+        }
+        raw.push_str("--x\r\n\r\nlast part\r\n--x--\r\n");
+        let summary = summarize(raw.as_bytes());
+        assert_eq!(summary.mime.parts.len(), MAX_PARTS);
+        let input = parser_input(raw.as_bytes(), &summary);
+        assert!(input.len() < 11 * MAX_PARTS, "{}", input.len());
+        let text = extract(raw.as_bytes(), &summary);
+        assert!(text.body.contains("first part"));
+        assert!(!text.body.contains("last part"), "beyond MAX_PARTS");
+
+        let mut raw = String::from("MIME-Version: 1.0\r\n");
+        for i in 0..100_000 {
+            raw.push_str(&format!("X-F-{i}: v\r\n"));
+        }
+        raw.push_str("Content-Type: text/plain\r\nSubject: late\r\n\r\nthe body\r\n");
+        let summary = summarize(raw.as_bytes());
+        let input = parser_input(raw.as_bytes(), &summary);
+        assert!(input.len() <= MAX_HEADER_TEXT + 200, "{}", input.len());
+        let text = extract(raw.as_bytes(), &summary);
+        assert_eq!(text.subject, "late", "from the summary");
+        assert!(text.body.contains("the body"));
+        assert!(text.headers.contains("Content-Type: text/plain"));
+        assert!(
+            !text.headers.contains("X-F-99999"),
+            "beyond MAX_HEADER_TEXT"
+        );
+        // An ordinary message is parsed as it is.
+        let raw = b"Subject: x\r\n\r\nbody\r\n";
+        assert!(matches!(
+            parser_input(raw, &summarize(raw)),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

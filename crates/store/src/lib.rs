@@ -1,6 +1,7 @@
-//! Pillarbox's mail store: accounts, domains, addresses, mailboxes,
-//! subscriptions, messages, flags and keywords, UIDs, MODSEQs, quotas,
-//! full-text search and the change feed (DESIGN §4).
+//! Pillarbox's mail store: accounts, domains and their DKIM keys
+//! ([`dkim`]), addresses, mailboxes, subscriptions, messages, flags and
+//! keywords, UIDs, MODSEQs, quotas, full-text search and the change feed
+//! (DESIGN §4).
 //!
 //! [`MailStore`] is the backend-neutral API; [`sqlite::SqliteStore`] is the
 //! embedded default backend. Every backend must pass [`conformance`].
@@ -71,15 +72,18 @@
 
 pub mod api;
 pub mod conformance;
+pub mod dkim;
 pub mod error;
+pub mod fault;
 pub mod fulltext;
 pub mod names;
 pub mod queue;
 pub mod sqlite;
 
 pub use api::*;
+pub use dkim::{DkimAlgorithm, DkimKey};
 pub use error::{ErrorKind, StoreError};
 pub use queue::{
-    DsnEnvelope, NewQueueItem, NewQueueRecipient, QueueId, QueueItem, QueueRecipient, QueueUpdate,
-    RecipientResult, RecipientStatus,
+    DsnEnvelope, NewQueueItem, NewQueueRecipient, QueueCounters, QueueId, QueueItem,
+    QueueRecipient, QueueStats, QueueUpdate, RecipientResult, RecipientStatus,
 };

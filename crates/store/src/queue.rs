@@ -155,4 +155,37 @@ pub struct QueueUpdate {
     pub next_attempt: Option<UnixTime>,
     /// Sets the delay-notice flag.
     pub delay_notified: bool,
+    /// Added to the store-wide delivery counters ([`QueueStats`]).
+    pub counted: QueueCounters,
+}
+
+/// Delivery results counted by the queue, per recipient and attempt:
+/// accepted by the remote server, deferred (4xx, connection or DNS
+/// trouble) and failed for good (5xx, null MX, expiry).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueCounters {
+    pub delivered: u64,
+    pub deferred: u64,
+    pub bounced: u64,
+}
+
+impl QueueCounters {
+    pub fn is_zero(&self) -> bool {
+        *self == QueueCounters::default()
+    }
+}
+
+/// The queue at a glance (`pillarbox queue stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStats {
+    /// Items in the queue.
+    pub items: u64,
+    /// Recipients not final yet, over all items.
+    pub recipients_pending: u64,
+    /// When the oldest item was queued.
+    pub oldest: Option<UnixTime>,
+    /// Counted since [`QueueStats::counting_since`].
+    pub counters: QueueCounters,
+    /// When the counters were last reset (the server's start), if ever.
+    pub counting_since: Option<UnixTime>,
 }

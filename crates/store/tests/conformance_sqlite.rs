@@ -60,6 +60,8 @@ conformance_tests!(
     message_ranges_and_headers_are_exact,
     search_text_matches_imap_semantics,
     queue_items_round_trip,
+    queue_stats_count_results,
+    dkim_keys_round_trip_and_go_with_their_domain,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

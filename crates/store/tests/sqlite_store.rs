@@ -63,7 +63,7 @@ async fn data_survives_reopen_and_schema_is_versioned() {
     let version: i64 = raw(dir.path())
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let mode: String = raw(dir.path())
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode");

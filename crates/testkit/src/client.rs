@@ -112,6 +112,23 @@ impl Conn {
         matches!(self.stream, Stream::Tls(_))
     }
 
+    /// The client's view of the RFC 9266 `tls-exporter` channel binding
+    /// (32 octets, label `EXPORTER-Channel-Binding`, empty context), for
+    /// SCRAM-SHA-256-PLUS; `None` without TLS or with TLS below 1.3.
+    pub fn tls_exporter(&self) -> Option<Vec<u8>> {
+        let Stream::Tls(s) = &self.stream else {
+            return None;
+        };
+        let (_, conn) = s.get_ref();
+        if conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        conn.export_keying_material(&mut out, b"EXPORTER-Channel-Binding", Some(&[]))
+            .ok()?;
+        Some(out.to_vec())
+    }
+
     /// Sends raw bytes.
     pub async fn send_raw(&mut self, data: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(data).await?;

@@ -20,6 +20,12 @@
 //! - `@message ADDRESS MAILBOX INDEX contains TEXT` — asserts that the
 //!   INDEX-th (1-based, UID order) message contains TEXT.
 //! - `@message ADDRESS MAILBOX INDEX lacks TEXT` — the opposite.
+//! - `@queue ADDRESS COUNT` — asserts the number of outbound queue items
+//!   with a recipient ADDRESS.
+//! - `@queue ADDRESS contains TEXT` (or `lacks TEXT`) — the newest such
+//!   item, seen as `MAIL FROM:<...>` and `RCPT TO:<ADDRESS> NOTIFY=...
+//!   ORCPT=...` lines (absent parameters left out) followed by the queued
+//!   message, contains TEXT.
 //! - `CN: text` — connection N sends `text` + CRLF (`CN:` alone sends CRLF).
 //! - `SN: text` — the next line from connection N must match `text`, where
 //!   `{*}` matches any run of characters and `{$name}` captures a run of
@@ -341,8 +347,70 @@ impl Runner {
                     _ => Err(format!("unknown mode {mode}")),
                 }
             }
+            ["queue", addr, count] => {
+                let want: usize = count.parse().map_err(|_| "bad count")?;
+                let found = self.queued(addr).await?.len();
+                if found == want {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "queue: expected {want} items for {addr}, found {found}"
+                    ))
+                }
+            }
+            ["queue", addr, mode, ..] => {
+                let text = d
+                    .split_once(&format!(" {mode} "))
+                    .map(|x| x.1)
+                    .ok_or("expected text")?
+                    .to_string();
+                let items = self.queued(addr).await?;
+                let item = items
+                    .last()
+                    .ok_or_else(|| format!("nothing queued for {addr}"))?;
+                let mut seen = format!("MAIL FROM:<{}>\r\n", item.reverse_path);
+                for r in item.recipients.iter().filter(|r| r.address == *addr) {
+                    seen.push_str(&format!("RCPT TO:<{}>", r.address));
+                    if let Some(notify) = &r.notify {
+                        seen.push_str(&format!(" NOTIFY={notify}"));
+                    }
+                    if let Some(orcpt) = &r.orcpt {
+                        seen.push_str(&format!(" ORCPT={orcpt}"));
+                    }
+                    seen.push_str("\r\n");
+                }
+                let s = self.server().await;
+                let bytes = s
+                    .store
+                    .queue_message(item.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                seen.push_str(&String::from_utf8_lossy(&bytes));
+                let found = seen.contains(&text);
+                match (*mode, found) {
+                    ("contains", true) | ("lacks", false) => Ok(()),
+                    ("contains", false) => Err(format!("queued item lacks {text:?}:\n{seen}")),
+                    ("lacks", true) => Err(format!("queued item contains {text:?}:\n{seen}")),
+                    _ => Err(format!("unknown mode {mode}")),
+                }
+            }
             _ => Err(format!("unknown directive @{d}")),
         }
+    }
+
+    /// The outbound queue items with a recipient `addr`, oldest first.
+    async fn queued(&mut self, addr: &str) -> Result<Vec<pillarbox_store::QueueItem>, String> {
+        let s = self.server().await;
+        let mut items: Vec<_> = s
+            .store
+            .queue_list()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|item| item.recipients.iter().any(|r| r.address == addr))
+            .collect();
+        items.sort_by_key(|item| (item.created, item.id));
+        Ok(items)
     }
 
     async fn entries(

@@ -388,3 +388,85 @@ async fn idle_is_woken_by_another_connection() {
     within("LOGOUT", idler.logout()).await.expect("LOGOUT");
     server.stop().await;
 }
+
+/// A message of about `size` octets of varied text.
+fn large_message(size: usize) -> Vec<u8> {
+    let mut m = message("large", "");
+    let mut i = 0u64;
+    while m.len() < size {
+        i = i
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        m.extend_from_slice(format!("{i:016x} at {}\r\n", m.len()).as_bytes());
+    }
+    m
+}
+
+/// A body of several store frames streams out in chunks (the server holds
+/// a bounded slice of it at a time, see `fetch::stream`); the client gets
+/// every octet, over TLS, followed by the answers to pipelined commands in
+/// order.
+#[tokio::test]
+async fn large_bodies_stream_out_intact() {
+    let big = large_message(3 * 1024 * 1024 + 5);
+    let mut server = TestServer::start(CONFIG).await;
+    server.add_user(USER, PW).await;
+    server.deliver(USER, &big).await;
+    server
+        .deliver(USER, &message("small", "After the big one.\r\n"))
+        .await;
+
+    let mut s = login(tls(&server, "imaps").await).await;
+    within("SELECT", s.select("INBOX")).await.expect("SELECT");
+    let f = fetch(&mut s, "1:2", "(UID BODY.PEEK[])").await;
+    assert_eq!(f.len(), 2);
+    assert!(f[0].body() == Some(&big[..]), "large body differs");
+    assert_eq!(
+        f[1].body(),
+        Some(&message("small", "After the big one.\r\n")[..])
+    );
+    within("LOGOUT", s.logout()).await.expect("LOGOUT");
+
+    // Pipelined: FETCH, then NOOP and a second FETCH in the same write.
+    let mut tcp = TcpStream::connect(server.addr("imap"))
+        .await
+        .expect("connect");
+    read_line(&mut tcp).await;
+    tcp.write_all(
+        format!("a LOGIN {USER} \"{PW}\"\r\nb EXAMINE INBOX\r\nc FETCH 1 BODY.PEEK[]\r\nd NOOP\r\ne FETCH 2 RFC822.SIZE\r\n")
+            .as_bytes(),
+    )
+    .await
+    .expect("write");
+    loop {
+        let l = read_line(&mut tcp).await;
+        if l.starts_with("b ") {
+            break;
+        }
+    }
+    let head = read_line(&mut tcp).await;
+    assert_eq!(head, format!("* 1 FETCH (BODY[] {{{}}}\r\n", big.len()));
+    let mut body = vec![0u8; big.len()];
+    within("literal", tcp.read_exact(&mut body))
+        .await
+        .expect("literal");
+    assert!(body == big, "pipelined large body differs");
+    let mut rest = Vec::new();
+    while !rest.last().is_some_and(|l: &String| l.starts_with("e ")) {
+        rest.push(read_line(&mut tcp).await);
+    }
+    assert_eq!(
+        rest,
+        [
+            ")\r\n".to_string(),
+            "c OK FETCH completed\r\n".to_string(),
+            "d OK NOOP completed\r\n".to_string(),
+            format!(
+                "* 2 FETCH (RFC822.SIZE {})\r\n",
+                message("small", "After the big one.\r\n").len()
+            ),
+            "e OK FETCH completed\r\n".to_string(),
+        ]
+    );
+    server.stop().await;
+}

@@ -9,7 +9,7 @@ fn layer(name: &str) -> Option<u8> {
         "pillarbox-session" | "pillarbox-message" => 0,
         "pillarbox-imap-proto" | "pillarbox-pop3-proto" | "pillarbox-sasl" | "pillarbox-dns" => 1,
         "pillarbox-store" => 2,
-        "pillarbox-delivery" | "pillarbox-queue" => 3,
+        "pillarbox-delivery" | "pillarbox-queue" | "pillarbox-dkim" => 3,
         "pillarbox-smtp-server" | "pillarbox-imap-server" | "pillarbox-pop3-server" => 4,
         "pillarbox-net" => 5,
         "pillarbox" => 6,

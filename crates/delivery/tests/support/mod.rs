@@ -91,6 +91,15 @@ impl MailStore for MemoryStore {
         d.domains.get_mut(domain).unwrap().catch_all = account;
         Ok(())
     }
+    async fn add_dkim_key(&self, _key: DkimKey) -> Result<(), StoreError> {
+        unsupported()
+    }
+    async fn dkim_keys(&self, _domain: &str) -> Result<Vec<DkimKey>, StoreError> {
+        unsupported()
+    }
+    async fn remove_dkim_key(&self, _domain: &str, _selector: &str) -> Result<(), StoreError> {
+        unsupported()
+    }
     async fn create_account(
         &self,
         login: &str,
@@ -413,6 +422,18 @@ impl MailStore for MemoryStore {
     }
 
     async fn queue_delete(&self, _id: QueueId) -> Result<(), StoreError> {
+        unsupported()
+    }
+
+    async fn queue_finish(&self, _id: QueueId, _counted: QueueCounters) -> Result<(), StoreError> {
+        unsupported()
+    }
+
+    async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+        unsupported()
+    }
+
+    async fn queue_counters_reset(&self, _since: UnixTime) -> Result<(), StoreError> {
         unsupported()
     }
 }

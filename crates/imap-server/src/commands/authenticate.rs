@@ -39,7 +39,9 @@ pub(crate) async fn start(
     let Some(mech) = Mechanism::from_name(&mechanism) else {
         return Some(Completion::no(None, "Unsupported authentication mechanism"));
     };
-    let mut exchange = Exchange::new(mech);
+    // The same bindings as CAPABILITY advertised with (RFC 5802 §6).
+    let bindings = s.conn.tls.as_ref().map(|t| &t.channel_bindings);
+    let mut exchange = Exchange::for_connection(mech, bindings);
     let step = exchange.start(initial.as_deref());
     drive(s, tag.clone(), exchange, step, None).await
 }
@@ -89,6 +91,9 @@ async fn drive(
             }
             Step::NeedCredentials { authcid } => {
                 let login = login_of(&authcid);
+                if let Err(refused) = super::login::throttle_check(s, Some(&login)) {
+                    return Some(refused);
+                }
                 let found = match s.ctx.store.credentials(&login).await {
                     Ok(f) => f,
                     Err(e) => return Some(Completion::store(&e)),

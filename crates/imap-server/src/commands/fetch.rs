@@ -5,25 +5,96 @@
 //! Everything is answered from stored data: flags, sizes and dates from the
 //! mailbox entries; ENVELOPE, BODY and BODYSTRUCTURE from the parse-once
 //! summary; body sections by reading only their byte range from the store
-//! (see [`body`]). Each message's response is written to the session's
-//! output as soon as it is complete, so at most one body is held at a time.
+//! (see [`body`]). The response is produced in bounded chunks (see
+//! [`stream`]): message by message, large bodies slice by slice, so a
+//! session holds neither a whole mailbox's response nor a whole body.
 
 mod body;
+mod decode;
 mod preview;
+mod stream;
+mod write;
 
-use bytes::{BufMut, BytesMut};
+use std::collections::VecDeque;
+
+use bytes::BytesMut;
 use pillarbox_imap_proto::{
-    Code, Data, Date, DateTime, EncodeOptions, FetchAttr, FetchCommand, Response, SequenceSet,
-    write_literal_header, write_nstring,
+    Code, Data, EncodeOptions, FetchAttr, FetchCommand, Response, SequenceSet, Tag,
 };
-use pillarbox_store::{AccountId, Entry, FlagChange, FlagOp, Flags, ModSeq, Store, Uid};
+use pillarbox_session::Control;
+use pillarbox_store::{AccountId, FlagChange, FlagOp, Flags, ModSeq, Store, Uid};
 
-use super::{Completion, selected};
-use crate::selected::{Selected, flag_list};
-use crate::session::{Enabled, ImapSession, State};
+use super::{Completion, complete, selected};
+use crate::selected::Selected;
+use crate::session::{Enabled, ImapSession, Pending, State};
 use body::{FetchError, Msg};
+pub(crate) use stream::FetchStream;
+use stream::{Step, step};
 
-pub(crate) async fn run(s: &mut ImapSession, cmd: FetchCommand) -> Completion {
+/// FETCH / UID FETCH: answers what fits in one chunk now; the rest follows
+/// as the client reads (the session's `Pending::Fetch`).
+pub(crate) async fn run(
+    s: &mut ImapSession,
+    tag: Tag,
+    name: &'static str,
+    allow_expunge: bool,
+    cmd: FetchCommand,
+) -> Control {
+    match start(s, cmd).await {
+        Ok(parts) => {
+            let st = Box::new(FetchStream {
+                tag,
+                name,
+                allow_expunge,
+                cx: parts.cx,
+                account: parts.account,
+                plan: parts.plan,
+                queue: parts.queue,
+                seen_set: parts.seen_set,
+                missing: parts.missing,
+                rest: VecDeque::new(),
+            });
+            s.pending = Pending::Fetch(st);
+            resume(s).await
+        }
+        Err(done) => complete(s, &tag, name, done, allow_expunge).await,
+    }
+}
+
+/// Produces the next chunk of the FETCH in progress; completes the command
+/// after its last message.
+pub(crate) async fn resume(s: &mut ImapSession) -> Control {
+    let Pending::Fetch(mut st) = std::mem::replace(&mut s.pending, Pending::None) else {
+        return Control::Continue;
+    };
+    let done = match &mut s.state {
+        State::Selected(_, sel) => step(&mut st, sel, &mut s.out).await,
+        _ => Step::Done(Completion::bad("No mailbox selected")),
+    };
+    match done {
+        Step::More => {
+            s.pending = Pending::Fetch(st);
+            Control::Continue
+        }
+        Step::Done(done) => complete(s, &st.tag, st.name, done, st.allow_expunge).await,
+        Step::Broken => {
+            s.state = State::Logout;
+            Control::Close
+        }
+    }
+}
+
+/// What a FETCH answers, decided before its first response.
+struct Started {
+    cx: Cx,
+    account: AccountId,
+    plan: Plan,
+    queue: VecDeque<(u32, pillarbox_store::Entry)>,
+    seen_set: Vec<Uid>,
+    missing: bool,
+}
+
+async fn start(s: &mut ImapSession, cmd: FetchCommand) -> Result<Started, Completion> {
     let FetchCommand {
         uid,
         set,
@@ -34,13 +105,13 @@ pub(crate) async fn run(s: &mut ImapSession, cmd: FetchCommand) -> Completion {
     // QRESYNC enabled; otherwise BAD.
     if modifiers.vanished {
         if !uid {
-            return Completion::bad("VANISHED requires UID FETCH");
+            return Err(Completion::bad("VANISHED requires UID FETCH"));
         }
         if !s.enabled.qresync {
-            return Completion::bad("QRESYNC must be enabled first");
+            return Err(Completion::bad("QRESYNC must be enabled first"));
         }
         if modifiers.changed_since.is_none() {
-            return Completion::bad("VANISHED requires CHANGEDSINCE");
+            return Err(Completion::bad("VANISHED requires CHANGEDSINCE"));
         }
     }
     let plan = Plan::new(items.expand(), uid, modifiers.changed_since);
@@ -53,16 +124,15 @@ pub(crate) async fn run(s: &mut ImapSession, cmd: FetchCommand) -> Completion {
         enabled: s.enabled,
         opts: s.encode_opts(),
     };
-    // Responses go straight into the session's output buffer.
     let mut out = std::mem::take(&mut s.out);
-    let done = match selected(s) {
+    let started = match selected(s) {
         Some((account, sel)) => {
-            fetch(&cx, account, sel, &set, &plan, modifiers.vanished, &mut out).await
+            prepare(cx, account, sel, &set, plan, modifiers.vanished, &mut out).await
         }
-        None => Completion::bad("No mailbox selected"),
+        None => Err(Completion::bad("No mailbox selected")),
     };
     s.out = out;
-    done
+    started
 }
 
 /// RFC 7162 §3.1: turns CONDSTORE on for the session (a CONDSTORE-enabling
@@ -106,7 +176,7 @@ pub(crate) fn resolve_checked(
 
 /// What every message's response holds, decided once per command.
 #[derive(Debug)]
-struct Plan {
+pub(super) struct Plan {
     /// The requested items, macros expanded, duplicates and UID removed,
     /// every body item marked PEEK (see `sets_seen`).
     attrs: Vec<FetchAttr>,
@@ -169,25 +239,24 @@ impl Plan {
 }
 
 /// Per-command context that does not borrow the session.
-struct Cx {
+pub(super) struct Cx {
     store: Store,
     enabled: Enabled,
     opts: EncodeOptions,
 }
 
-async fn fetch(
-    cx: &Cx,
+/// Resolves the set, writes `VANISHED (EARLIER)` and sets `\Seen` where
+/// due: everything before the first FETCH response.
+async fn prepare(
+    cx: Cx,
     account: AccountId,
     sel: &mut Selected,
     set: &SequenceSet,
-    plan: &Plan,
+    plan: Plan,
     vanished: bool,
     out: &mut BytesMut,
-) -> Completion {
-    let targets = match resolve_checked(sel, set, plan.by_uid) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
+) -> Result<Started, Completion> {
+    let targets = resolve_checked(sel, set, plan.by_uid)?;
     // RFC 7162 §3.2.6: `* VANISHED (EARLIER)` comes before the FETCH data.
     if vanished && let Some(since) = plan.changed_since {
         match cx.store.vanished(account, sel.mailbox, ModSeq(since)).await {
@@ -202,12 +271,21 @@ async fn fetch(
                     .encode(out, cx.opts);
                 }
             }
-            Err(e) => return Completion::store(&e),
+            Err(e) => return Err(Completion::store(&e)),
         }
     }
+    let mut started = Started {
+        cx,
+        account,
+        plan,
+        queue: VecDeque::new(),
+        seen_set: Vec::new(),
+        missing: false,
+    };
     if targets.is_empty() {
-        return Completion::ok("");
+        return Ok(started);
     }
+    let (cx, plan) = (&started.cx, &started.plan);
     // One indexed scan gives flags, sizes and dates; with CHANGEDSINCE only
     // the changed entries (RFC 7162 §3.1.4.1).
     let entries = match plan.changed_since {
@@ -218,10 +296,7 @@ async fn fetch(
         }
         None => cx.store.entries(account, sel.mailbox).await,
     };
-    let mut entries = match entries {
-        Ok(e) => e,
-        Err(e) => return Completion::store(&e),
-    };
+    let mut entries = entries.map_err(|e| Completion::store(&e))?;
     let mut chosen: Vec<(u32, usize)> = Vec::with_capacity(targets.len());
     let mut missing = false;
     for (seq, uid) in &targets {
@@ -251,7 +326,7 @@ async fn fetch(
             {
                 let mut msg = Msg::new(&cx.store, account, e);
                 if let Err(e) = body::check_binary(&mut msg, part).await {
-                    return failed(e);
+                    return Err(failed(e));
                 }
             }
         }
@@ -274,39 +349,18 @@ async fn fetch(
                         }
                     }
                 }
-                Err(e) => return Completion::store(&e),
+                Err(e) => return Err(Completion::store(&e)),
             }
         }
     }
-    for (seq, i) in chosen {
-        let entry = &entries[i];
-        let flags_changed = seen_set.binary_search(&entry.uid).is_ok();
-        let mark = out.len();
-        let mut msg = Msg::new(&cx.store, account, entry);
-        let written = write_message(cx, sel, plan, seq, &mut msg, flags_changed, out).await;
-        if let Err(e) = written {
-            // Never leave half a response on the wire.
-            out.truncate(mark);
-            return failed(e);
-        }
-        // The flags were reported here (with MODSEQ, once CONDSTORE is on):
-        // a later sync need not echo them.
-        let flags_sent = flags_changed || plan.flags_requested;
-        let modseq_sent = plan.modseq_requested
-            || plan.changed_since.is_some()
-            || (flags_changed && cx.enabled.condstore);
-        if flags_sent && (modseq_sent || !cx.enabled.condstore) {
-            sel.note_reported(entry);
-        }
-    }
-    if missing && !plan.by_uid {
-        // RFC 2180 §4.1.1 with the RFC 5530 code: the others were sent.
-        return Completion::no(
-            Some(Code::ExpungeIssued),
-            "Some messages were expunged by another session",
-        );
-    }
-    Completion::ok("")
+    // Only the chosen entries are kept for the rest of the command.
+    started.queue = chosen
+        .into_iter()
+        .map(|(seq, i)| (seq, entries[i].clone()))
+        .collect();
+    started.seen_set = seen_set;
+    started.missing = missing;
+    Ok(started)
 }
 
 fn failed(e: FetchError) -> Completion {
@@ -315,228 +369,5 @@ fn failed(e: FetchError) -> Completion {
         FetchError::UnknownCte => {
             Completion::no(Some(Code::UnknownCte), "Unknown Content-Transfer-Encoding")
         }
-    }
-}
-
-/// Writes `* seq FETCH (...)` for one message.
-async fn write_message(
-    cx: &Cx,
-    sel: &Selected,
-    plan: &Plan,
-    seq: u32,
-    msg: &mut Msg<'_>,
-    flags_changed: bool,
-    out: &mut BytesMut,
-) -> Result<(), FetchError> {
-    let entry = msg.entry;
-    // RFC 7162 §3.1: once CONDSTORE is on, a response that carries a flag
-    // change made by this FETCH (implicit \Seen) also has UID and MODSEQ.
-    let condstore_change = flags_changed && cx.enabled.condstore;
-    let mut line = Line::start(out, seq);
-    // Implied items lead: UID, then the FLAGS a \Seen change altered, then
-    // MODSEQ (CHANGEDSINCE, or a CONDSTORE flag change).
-    if plan.uid || condstore_change {
-        line.item(out)
-            .put_slice(format!("UID {}", entry.uid).as_bytes());
-    }
-    if flags_changed && !plan.flags_requested {
-        write_flags(line.item(out), sel, cx.enabled, entry);
-    }
-    let modseq_implied = plan.changed_since.is_some() || condstore_change;
-    if modseq_implied && !plan.modseq_requested {
-        write_modseq(line.item(out), entry);
-    }
-    for attr in &plan.attrs {
-        match attr {
-            FetchAttr::Flags => write_flags(line.item(out), sel, cx.enabled, entry),
-            other => write_attr(cx, &mut line, out, msg, other).await?,
-        }
-    }
-    line.finish(out);
-    Ok(())
-}
-
-async fn write_attr(
-    cx: &Cx,
-    line: &mut Line,
-    out: &mut BytesMut,
-    msg: &mut Msg<'_>,
-    attr: &FetchAttr,
-) -> Result<(), FetchError> {
-    let entry = msg.entry;
-    let utf8 = cx.opts.utf8;
-    match attr {
-        // Written by the caller.
-        FetchAttr::Flags | FetchAttr::Uid => {}
-        FetchAttr::InternalDate => {
-            let d = date_time(entry.internal_date);
-            line.item(out)
-                .put_slice(format!("INTERNALDATE \"{d}\"").as_bytes());
-        }
-        FetchAttr::Rfc822Size => {
-            line.item(out)
-                .put_slice(format!("RFC822.SIZE {}", entry.size).as_bytes());
-        }
-        FetchAttr::ModSeq => write_modseq(line.item(out), entry),
-        // RFC 8474: the stored message id is shared by COPY, as required.
-        FetchAttr::EmailId => {
-            line.item(out)
-                .put_slice(format!("EMAILID (E{})", entry.message.0).as_bytes());
-        }
-        // RFC 8474 §5.2: NIL when the server does not thread messages.
-        FetchAttr::ThreadId => line.item(out).put_slice(b"THREADID NIL"),
-        FetchAttr::SaveDate => {
-            let d = date_time(entry.saved_date);
-            line.item(out)
-                .put_slice(format!("SAVEDATE \"{d}\"").as_bytes());
-        }
-        FetchAttr::Envelope => {
-            let summary = msg.summary().await?;
-            let mut v = Vec::with_capacity(256);
-            pillarbox_message::write_envelope(&mut v, &summary.envelope, utf8);
-            let o = line.item(out);
-            o.put_slice(b"ENVELOPE ");
-            o.put_slice(&v);
-        }
-        FetchAttr::Body | FetchAttr::BodyStructure => {
-            let extended = *attr == FetchAttr::BodyStructure;
-            let summary = msg.summary().await?;
-            let mut v = Vec::with_capacity(256);
-            pillarbox_message::write_body(&mut v, &summary.mime, extended, utf8);
-            let o = line.item(out);
-            o.put_slice(if extended {
-                b"BODYSTRUCTURE "
-            } else {
-                b"BODY "
-            });
-            o.put_slice(&v);
-        }
-        FetchAttr::BodySection {
-            section, partial, ..
-        } => {
-            let data = body::section(msg, section, *partial).await?;
-            let mut name = format!("BODY[{section}]");
-            if let Some(p) = partial {
-                name.push_str(&format!("<{}>", p.offset));
-            }
-            write_data(line.item(out), &name, data.as_deref(), false);
-        }
-        FetchAttr::Binary { part, partial, .. } => {
-            let data = body::binary(msg, part, *partial).await?;
-            let mut name = format!("BINARY[{}]", part_path(part));
-            if let Some(p) = partial {
-                name.push_str(&format!("<{}>", p.offset));
-            }
-            write_data(line.item(out), &name, data.as_deref(), true);
-        }
-        FetchAttr::BinarySize { part } => {
-            let size = body::binary_size(msg, part).await?;
-            line.item(out)
-                .put_slice(format!("BINARY.SIZE[{}] {size}", part_path(part)).as_bytes());
-        }
-        // RFC 3501: RFC822 = BODY[], RFC822.HEADER = BODY.PEEK[HEADER],
-        // RFC822.TEXT = BODY[TEXT], each under its own name.
-        FetchAttr::Rfc822 | FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
-            let (name, text) = match attr {
-                FetchAttr::Rfc822 => ("RFC822", None),
-                FetchAttr::Rfc822Header => (
-                    "RFC822.HEADER",
-                    Some(pillarbox_imap_proto::SectionText::Header),
-                ),
-                _ => ("RFC822.TEXT", Some(pillarbox_imap_proto::SectionText::Text)),
-            };
-            let section = pillarbox_imap_proto::Section {
-                part: Vec::new(),
-                text,
-            };
-            let data = body::section(msg, &section, None).await?;
-            write_data(line.item(out), name, data.as_deref(), false);
-        }
-        FetchAttr::Preview => {
-            let text = preview::preview(msg).await?;
-            let o = line.item(out);
-            o.put_slice(b"PREVIEW ");
-            write_nstring(o, Some(text.as_bytes()), cx.opts);
-        }
-    }
-    Ok(())
-}
-
-/// `FLAGS (...)`, with `\Recent` for IMAP4rev1 sessions.
-fn write_flags(out: &mut BytesMut, sel: &Selected, enabled: Enabled, entry: &Entry) {
-    let recent = !enabled.rev2 && sel.recent.contains(&entry.uid);
-    let flags = flag_list(entry.flags, &entry.keywords, recent);
-    out.put_slice(b"FLAGS (");
-    for (i, f) in flags.iter().enumerate() {
-        if i > 0 {
-            out.put_u8(b' ');
-        }
-        out.put_slice(f.to_string().as_bytes());
-    }
-    out.put_u8(b')');
-}
-
-fn write_modseq(out: &mut BytesMut, entry: &Entry) {
-    out.put_slice(format!("MODSEQ ({})", entry.modseq.0).as_bytes());
-}
-
-/// `name` SP (literal / literal8 / NIL). Body data always goes as a
-/// literal; `binary` data containing NUL as a literal8 (RFC 3516 §4.2).
-fn write_data(out: &mut BytesMut, name: &str, data: Option<&[u8]>, binary: bool) {
-    out.put_slice(name.as_bytes());
-    out.put_u8(b' ');
-    match data {
-        Some(d) => {
-            write_literal_header(out, d.len() as u64, binary && d.contains(&0));
-            out.put_slice(d);
-        }
-        None => out.put_slice(b"NIL"),
-    }
-}
-
-/// An INTERNALDATE / SAVEDATE in UTC.
-fn date_time(ts: i64) -> DateTime {
-    DateTime::from_unix(ts, 0).unwrap_or(DateTime {
-        date: Date {
-            year: 1970,
-            month: 1,
-            day: 1,
-        },
-        hour: 0,
-        minute: 0,
-        second: 0,
-        offset_minutes: 0,
-    })
-}
-
-fn part_path(part: &[u32]) -> String {
-    part.iter()
-        .map(|p| p.to_string())
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-/// `* n FETCH (` item SP item ... `)` CRLF, item by item.
-struct Line {
-    first: bool,
-}
-
-impl Line {
-    fn start(out: &mut BytesMut, seq: u32) -> Line {
-        out.put_slice(format!("* {seq} FETCH (").as_bytes());
-        Line { first: true }
-    }
-
-    /// Writes the separator before the next item and returns the buffer
-    /// to write the item into.
-    fn item<'o>(&mut self, out: &'o mut BytesMut) -> &'o mut BytesMut {
-        if !std::mem::replace(&mut self.first, false) {
-            out.put_u8(b' ');
-        }
-        out
-    }
-
-    fn finish(self, out: &mut BytesMut) {
-        out.put_slice(b")\r\n");
     }
 }

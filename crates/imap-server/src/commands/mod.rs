@@ -191,7 +191,8 @@ pub(crate) async fn dispatch(s: &mut ImapSession, cmd: Command) -> Control {
         K::Expunge => Some(expunge::run(s).await),
         K::UidExpunge { set } => Some(uid_expunge::run(s, set).await),
         K::Search(cmd) => Some(search::run(s, &tag, cmd).await),
-        K::Fetch(cmd) => Some(fetch::run(s, cmd).await),
+        // Completes itself, possibly over several driver calls.
+        K::Fetch(cmd) => return fetch::run(s, tag, name, allow_expunge, cmd).await,
         K::Store(cmd) => Some(store::run(s, cmd).await),
         K::Copy { uid, set, mailbox } => Some(copy::run(s, uid, set, mailbox).await),
         K::Move { uid, set, mailbox } => Some(r#move::run(s, uid, set, mailbox).await),

@@ -6,7 +6,7 @@ use pillarbox_imap_proto::{
     Code, Data, FetchValue, ListItem, Mailbox as WireMailbox, MailboxAttr, Response, SelectParams,
     SequenceSet, StatusKind,
 };
-use pillarbox_store::names;
+use pillarbox_store::{Flags, names};
 
 use super::Completion;
 use super::list::special_use_attr;
@@ -40,18 +40,26 @@ pub(crate) async fn run(
         Ok(None) => return Completion::no(Some(Code::NonExistent), "No such mailbox"),
         Err(e) => return Completion::store(&e),
     };
-    let entries = match store.entries(account, mb.id).await {
+    let mut entries = match store.entries(account, mb.id).await {
         Ok(e) => e,
         Err(e) => return Completion::store(&e),
     };
+    // One consistent view as of the mailbox row, read first: a message
+    // delivered between the two reads is left out (EXISTS, UIDNEXT and
+    // HIGHESTMODSEQ then agree; the first sync announces it), and a flag
+    // change in between counts as not yet reported, so the first sync
+    // reports it rather than the view claiming a MODSEQ above HIGHESTMODSEQ.
+    // A message expunged in between is simply not in the view.
+    entries.retain(|e| e.uid < mb.uid_next);
+    let high = mb.highest_modseq;
     let keywords = match store.mailbox_keywords(account, mb.id).await {
         Ok(k) => k,
         Err(e) => return Completion::store(&e),
     };
-    // The view must not claim more than the entries read: take the
-    // high-water mark from the entries themselves when they are older
-    // than the mailbox row just read.
-    let sel = Selected::new(&mb, &entries, examine, keywords, &s.ctx.recent, s.enabled);
+    let mut sel = Selected::new(&mb, &entries, examine, keywords, &s.ctx.recent, s.enabled);
+    for m in sel.modseqs.iter_mut() {
+        *m = (*m).min(high);
+    }
     let opts = s.encode_opts();
     let mut out = BytesMut::new();
     write_flags(&sel, &mut out, opts);
@@ -80,10 +88,11 @@ pub(crate) async fn run(
     }
     if !s.enabled.rev2 {
         Response::Data(Data::Recent(sel.recent.len() as u32)).encode(&mut out, opts);
-        if let Ok(Some(first)) = store.first_unseen(account, mb.id).await {
+        // RFC 3501 §6.3.1 UNSEEN, from the same entries as the view.
+        if let Some(i) = entries.iter().position(|e| !e.flags.contains(Flags::SEEN)) {
             Response::untagged(
                 StatusKind::Ok,
-                Some(Code::Unseen(first.seq)),
+                Some(Code::Unseen(i as u32 + 1)),
                 "First unseen",
             )
             .encode(&mut out, opts);
@@ -116,9 +125,14 @@ pub(crate) async fn run(
                     .as_ref()
                     .is_none_or(|k| k.contains(uid, u32::MAX))
             };
+            let floor = seq_match_floor(q.seq_match.as_ref(), &sel);
             match store.vanished(account, mb.id, since).await {
                 Ok(v) => {
-                    let v: Vec<u32> = v.into_iter().map(|u| u.0).filter(|u| known(*u)).collect();
+                    let v: Vec<u32> = v
+                        .into_iter()
+                        .map(|u| u.0)
+                        .filter(|u| known(*u) && *u > floor)
+                        .collect();
                     if let Some(uids) = SequenceSet::from_numbers(v) {
                         Response::Data(Data::Vanished {
                             earlier: true,
@@ -129,7 +143,11 @@ pub(crate) async fn run(
                 }
                 Err(e) => return Completion::store(&e),
             }
-            for e in entries.iter().filter(|e| e.modseq > since) {
+            // Changes after the row was read come with the first sync.
+            for e in entries
+                .iter()
+                .filter(|e| e.modseq > since && e.modseq <= high)
+            {
                 if let Some(seq) = sel.seq_of(e.uid) {
                     let items = vec![
                         FetchValue::Uid(e.uid.0),
@@ -152,4 +170,29 @@ pub(crate) async fn run(
     } else {
         Completion::ok_code(Code::ReadWrite, "SELECT completed")
     }
+}
+
+/// RFC 7162 §3.2.5.2, message sequence match data: the client's sample of
+/// `(sequence number, UID)` pairs from its last known state. While the
+/// pairs, in ascending order, still hold in the mailbox now, no message the
+/// client knew below that UID has been expunged, so expunges below it need
+/// not be reported. Returns the highest such UID (0 if none). Every expunge
+/// is remembered (tombstones), so this only narrows what is exact anyway,
+/// e.g. for a client that presents an older MODSEQ than its knowledge.
+/// Data that does not pair up stops the comparison; it is a hint, not an
+/// error.
+fn seq_match_floor(data: Option<&(SequenceSet, SequenceSet)>, sel: &Selected) -> u32 {
+    let Some((seqs, uids)) = data else {
+        return 0;
+    };
+    let mut floor = 0;
+    // Lazy: a pair beyond the mailbox ends the walk, whatever the sets span.
+    for (seq, uid) in seqs.iter(u32::MAX).zip(uids.iter(u32::MAX)) {
+        let now = (seq as usize).checked_sub(1).and_then(|i| sel.uids.get(i));
+        match now {
+            Some(u) if u.0 == uid && uid > floor => floor = uid,
+            _ => break,
+        }
+    }
+    floor
 }

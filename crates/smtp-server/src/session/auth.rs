@@ -93,7 +93,9 @@ impl SmtpSession {
             Some(Ok(data)) => Some(data),
             Some(Err(_)) => return self.client_error(out, reply::C501_AUTH_UNDECODABLE),
         };
-        let mut exchange = Exchange::new(mechanism);
+        // The same bindings as EHLO advertised with (RFC 5802 §6).
+        let bindings = self.conn.tls.as_ref().map(|t| &t.channel_bindings);
+        let mut exchange = Exchange::for_connection(mechanism, bindings);
         let step = exchange.start(initial.as_deref());
         self.drive(exchange, step, None, out).await
     }
@@ -138,6 +140,9 @@ impl SmtpSession {
                 }
                 Step::NeedCredentials { authcid } => {
                     let login = login_of(&authcid);
+                    if let Err(control) = self.throttle_check(&login, out) {
+                        return control;
+                    }
                     let creds: Option<StoredCredentials> =
                         match self.ctx.store.credentials(&login).await {
                             Ok(Some((id, creds))) => {
@@ -180,6 +185,8 @@ impl SmtpSession {
                                 mechanism = exchange.mechanism().name(),
                                 "smtp authenticated"
                             );
+                            self.ctx.auth_throttle().succeeded(&login);
+                            self.auth_login = None;
                             self.auth = Some(Authenticated { account, login });
                             self.reply(out, reply::C235_AUTH_OK)
                         }
@@ -200,14 +207,57 @@ impl SmtpSession {
         }
     }
 
-    /// Counts a failed authentication, waits the configured delay, and
-    /// closes after too many.
+    /// Brute-force protection before a password is checked: a client
+    /// address or login with too many recent failures gets `454 4.7.0`
+    /// without anything being checked (and `421` after too many on this
+    /// connection). Remembers `login` for [`SmtpSession::auth_failed`].
+    fn throttle_check(&mut self, login: &str, out: &mut Vec<u8>) -> Result<(), Control> {
+        self.auth_login = Some(login.to_string());
+        let Err(refusal) = self
+            .ctx
+            .auth_throttle()
+            .check(self.conn.peer.ip(), Some(login))
+        else {
+            return Ok(());
+        };
+        self.auth_failures += 1;
+        tracing::warn!(
+            session = self.conn.session_id,
+            peer = %self.conn.peer,
+            login,
+            scope = %refusal.scope(),
+            retry_after_secs = refusal.retry_after().as_secs(),
+            "smtp authentication refused: too many failures"
+        );
+        reply::C454_AUTH_THROTTLED.write(out);
+        if self.auth_failures >= self.ctx.config.submission_max_auth_failures {
+            let text = format!(
+                "{} {}",
+                self.hostname(),
+                reply::C421_TOO_MANY_AUTH_FAILURES.text
+            );
+            reply::C421_TOO_MANY_AUTH_FAILURES.write_text(out, text);
+            self.closing = true;
+        }
+        Err(self.control())
+    }
+
+    /// Counts a failed authentication (per connection and in the server's
+    /// brute-force counts), waits the configured delay, and closes after
+    /// too many.
     async fn auth_failed(&mut self, out: &mut Vec<u8>) -> Control {
         self.auth_failures += 1;
+        let login = self.auth_login.take();
+        let recent = self
+            .ctx
+            .auth_throttle()
+            .failed(self.conn.peer.ip(), login.as_deref());
         tracing::info!(
             session = self.conn.session_id,
             peer = %self.conn.peer,
+            login = login.as_deref().unwrap_or(""),
             failures = self.auth_failures,
+            recent,
             "smtp authentication failed"
         );
         let delay = self.ctx.config.submission_auth_failure_delay_ms;

@@ -1,11 +1,15 @@
 //! Input framing: command lines (bounded, RFC 5321 §4.5.3.1.4 and RFC 4954
-//! §4) and message data (DATA text, BDAT chunks) fed into the spool.
+//! §4) and message data (DATA text, BDAT chunks) fed into the spool; the
+//! per-input loop over them, and the bound on how slowly they may arrive.
+
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use pillarbox_message::spool::Spool;
+use pillarbox_session::{Control, Pace};
 use smtp_proto::request::receiver::{BdatReceiver, DataReceiver};
 
-use super::{SmtpSession, auth};
+use super::{Phase, SmtpSession, auth};
 use crate::Mode;
 use crate::reply;
 
@@ -103,5 +107,129 @@ impl SmtpSession {
         let _ = spool.write(&self.scratch);
         self.scratch.clear();
         done
+    }
+}
+
+impl SmtpSession {
+    /// Consumes every complete command and all message data in `buf`.
+    pub(super) async fn units(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Control {
+        loop {
+            if self.closing {
+                buf.clear();
+                return Control::Close;
+            }
+            match std::mem::replace(&mut self.phase, Phase::Idle) {
+                Phase::Data(tx, mut receiver, mut spool) => {
+                    if !self.feed_data(&mut receiver, &mut spool, buf) {
+                        self.phase = Phase::Data(tx, receiver, spool);
+                        return Control::Continue;
+                    }
+                    self.finish(tx, spool, out).await;
+                }
+                Phase::Chunk(tx, mut spool, mut receiver) => {
+                    if !self.feed_chunk(&mut receiver, &mut spool, buf) {
+                        self.phase = Phase::Chunk(tx, spool, receiver);
+                        return Control::Continue;
+                    }
+                    if receiver.is_last {
+                        self.finish(tx, spool, out).await;
+                    } else if spool.is_too_large() {
+                        // RFC 3030 §2: after an error reply to a chunk the
+                        // client sends no more chunks; the message is gone.
+                        reply::C552_MESSAGE_TOO_BIG.write(out);
+                    } else {
+                        let text = format!(
+                            "{} ({} octets so far)",
+                            reply::C250_CHUNK_ACCEPTED.text,
+                            spool.len()
+                        );
+                        reply::C250_CHUNK_ACCEPTED.write_text(out, text);
+                        self.phase = Phase::Chunks(tx, spool);
+                    }
+                }
+                Phase::Discard(mut receiver, answer) => {
+                    let mut bytes = buf.iter();
+                    let done = receiver.ingest(&mut bytes);
+                    let consumed = buf.len() - bytes.len();
+                    buf.advance(consumed);
+                    if !done {
+                        self.phase = Phase::Discard(receiver, answer);
+                        return Control::Continue;
+                    }
+                    self.client_error(out, answer);
+                }
+                Phase::Auth(exchange) => match self.next_line(buf, out, true) {
+                    Line::Incomplete => {
+                        self.phase = Phase::Auth(exchange);
+                        return Control::Continue;
+                    }
+                    // RFC 4954 §4: an overlong response ends the exchange
+                    // (answered `500 5.5.6` by `next_line`).
+                    Line::Skipped => {}
+                    Line::Command(line) => {
+                        let control = self.auth_response(*exchange, &line, out).await;
+                        if control != Control::Continue {
+                            return control;
+                        }
+                    }
+                },
+                phase => {
+                    self.phase = phase;
+                    match self.next_line(buf, out, false) {
+                        Line::Incomplete => return Control::Continue,
+                        Line::Skipped => {}
+                        Line::Command(line) => {
+                            let control = self.command(line, buf, out).await;
+                            if control != Control::Continue {
+                                return control;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Slowloris defence: a command line, or a message from DATA/BDAT to
+    /// its end, that takes longer than `command_timeout_secs` plus a second
+    /// per `min_data_rate` octets ends the connection with `421 4.4.2`
+    /// (RFC 5321 §4.5.3.2 bounds each command and the data; the idle
+    /// timeout alone never fires while a byte trickles in now and then).
+    pub(super) fn pace_check(
+        &mut self,
+        before: usize,
+        buf: &mut BytesMut,
+        control: Control,
+        out: &mut Vec<u8>,
+    ) -> Control {
+        let busy = !buf.is_empty()
+            || self.skipping_line
+            || matches!(
+                self.phase,
+                Phase::Data(..) | Phase::Chunk(..) | Phase::Chunks(..) | Phase::Discard(..)
+            );
+        let pace = Pace {
+            timeout: Duration::from_secs(self.ctx.config.command_timeout_secs),
+            min_rate: self.ctx.config.min_data_rate,
+        };
+        let now = self.ctx.clock().now();
+        let Some(taken) = self.pace.check(pace, now, before, buf.len(), busy) else {
+            return control;
+        };
+        if control != Control::Continue {
+            return control;
+        }
+        tracing::warn!(
+            session = self.conn.session_id,
+            peer = %self.conn.peer,
+            seconds = taken.as_secs(),
+            "client too slow; closing connection"
+        );
+        let text = format!("{} {}", self.hostname(), reply::C421_TOO_SLOW.text);
+        reply::C421_TOO_SLOW.write_text(out, text);
+        self.phase = Phase::Idle;
+        self.closing = true;
+        buf.clear();
+        Control::Close
     }
 }

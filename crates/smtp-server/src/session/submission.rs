@@ -1,5 +1,6 @@
 //! Submission policy (RFC 6409): which addresses an authenticated user may
-//! send as, and the header fields a message submission agent completes.
+//! send as, the header fields a message submission agent completes, and
+//! the DKIM signatures (RFC 6376) it adds.
 //!
 //! A user owns an address when it is their login, an alias whose expansion
 //! reaches their account (directly or through nested aliases), or a
@@ -7,7 +8,7 @@
 //! every address of the domain the catch-all account's own.
 
 use pillarbox_delivery::Resolution;
-use pillarbox_delivery::trace::rfc5322_date;
+use pillarbox_delivery::trace::{normalize_crlf, rfc5322_date};
 use pillarbox_message::address::parse_address_list;
 use pillarbox_message::header::{fields, unfold};
 use pillarbox_store::AddressTarget;
@@ -109,8 +110,9 @@ fn has_field(header: &[u8], name: &str) -> bool {
 
 /// Checks a submitted message and completes it: every `From:` address
 /// must be the user's (`550 5.7.1`; no `From:` at all is `550 5.6.0`),
-/// and missing `Date:` (RFC 6409 §8.2) and `Message-ID:` (§8.3) fields are
-/// added at the top of the header.
+/// missing `Date:` (RFC 6409 §8.2) and `Message-ID:` (§8.3) fields are
+/// added at the top of the header, and the result is DKIM-signed
+/// ([`sign`]).
 pub(super) async fn complete_message(
     ctx: &SmtpContext,
     auth: &Authenticated,
@@ -141,13 +143,58 @@ pub(super) async fn complete_message(
             ctx.config.hostname
         ));
     }
-    if added.is_empty() {
+    let completed = if added.is_empty() {
+        raw
+    } else {
+        let mut completed = Vec::with_capacity(added.len() + raw.len());
+        completed.extend_from_slice(added.as_bytes());
+        completed.extend_from_slice(&raw);
+        completed
+    };
+    sign(ctx, &from, completed).await
+}
+
+/// DKIM-signs a completed message with the keys of its `From:` domains
+/// that are ours (every one is, after the sender checks; the lookup keeps
+/// it so). The message is signed with CRLF line endings, exactly as it
+/// will be queued and stored, so the body hash survives. A store failure
+/// answers `451`: mail sent unsigned could be rejected by the domain's own
+/// DMARC policy.
+async fn sign(ctx: &SmtpContext, from: &[String], raw: Vec<u8>) -> Result<Vec<u8>, Reply> {
+    let mut domains: Vec<String> = Vec::new();
+    for address in from {
+        let Some((_, domain)) = address.rsplit_once('@') else {
+            continue;
+        };
+        let domain = domain.to_ascii_lowercase();
+        if domains.contains(&domain) {
+            continue;
+        }
+        match ctx.store.domain(&domain).await {
+            Ok(Some(_)) => domains.push(domain),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(%domain, %error, "domain lookup for DKIM failed");
+                return Err(reply::C451_LOCAL_ERROR);
+            }
+        }
+    }
+    let raw = normalize_crlf(raw);
+    if domains.is_empty() {
         return Ok(raw);
     }
-    let mut completed = Vec::with_capacity(added.len() + raw.len());
-    completed.extend_from_slice(added.as_bytes());
-    completed.extend_from_slice(&raw);
-    Ok(completed)
+    // RFC 6376 §3.5: d= is the author (From:) domain, so that the
+    // signature is aligned for DMARC (RFC 7489 §3.1.1).
+    match ctx.dkim.sign(&domains, raw).await {
+        Ok((signed, signatures)) => {
+            tracing::debug!(domains = ?domains, signatures, "DKIM-signed");
+            Ok(signed)
+        }
+        Err(error) => {
+            tracing::warn!(domains = ?domains, %error, "DKIM signing failed");
+            Err(reply::C451_LOCAL_ERROR)
+        }
+    }
 }
 
 #[cfg(test)]

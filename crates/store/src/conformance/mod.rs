@@ -8,7 +8,7 @@
 //! The checks only use the public API, and are written from the contract in
 //! DESIGN §4 and the RFCs it cites (RFC 9051 UIDs and mailbox commands,
 //! RFC 7162 MODSEQs, RFC 6851 MOVE, RFC 4315 UIDPLUS, RFC 6154 special-use,
-//! RFC 9051 §6.4.4 text search).
+//! RFC 9051 §6.4.4 text search, RFC 6376 DKIM keys).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use crate::error::{ErrorKind, StoreError};
 
 mod accounts;
 mod content;
+mod dkim;
 mod imap_ops;
 mod mailboxes;
 mod messages;
@@ -25,6 +26,7 @@ mod queue;
 
 pub use accounts::*;
 pub use content::*;
+pub use dkim::*;
 pub use imap_ops::*;
 pub use mailboxes::*;
 pub use messages::*;
@@ -62,6 +64,8 @@ pub const CHECKS: &[&str] = &[
     "message_ranges_and_headers_are_exact",
     "search_text_matches_imap_semantics",
     "queue_items_round_trip",
+    "queue_stats_count_results",
+    "dkim_keys_round_trip_and_go_with_their_domain",
 ];
 
 /// Runs every check, each on a store returned by `open` (fresh and empty).
@@ -100,6 +104,8 @@ where
     message_ranges_and_headers_are_exact(open().await).await;
     search_text_matches_imap_semantics(open().await).await;
     queue_items_round_trip(open().await).await;
+    queue_stats_count_results(open().await).await;
+    dkim_keys_round_trip_and_go_with_their_domain(open().await).await;
 }
 
 // --- helpers ---

@@ -100,6 +100,11 @@ pub async fn queue_items_round_trip(store: Store) {
                 count_attempt: true,
                 next_attempt: Some(1300),
                 delay_notified: true,
+                counted: QueueCounters {
+                    delivered: 1,
+                    deferred: 1,
+                    bounced: 0,
+                },
             },
         )
         .await
@@ -173,4 +178,69 @@ pub async fn queue_items_round_trip(store: Store) {
     );
     assert_eq!(store.queue_list().await.expect("list").len(), 1);
     super::assert_clean(&store).await;
+}
+
+/// Queue size, the oldest item and the delivery counters, which are
+/// added to with the results, finished items and reset.
+pub async fn queue_stats_count_results(store: Store) {
+    let empty = store.queue_stats().await.expect("stats");
+    assert_eq!(empty, QueueStats::default());
+    store.queue_counters_reset(500).await.expect("reset");
+    let a = store
+        .enqueue(new_item(1000, &["a@example.net", "b@example.net"]))
+        .await
+        .expect("enqueue");
+    let b = store
+        .enqueue(new_item(900, &["c@example.net"]))
+        .await
+        .expect("enqueue");
+    let update = QueueUpdate {
+        recipients: vec![RecipientResult {
+            index: 0,
+            status: RecipientStatus::Delivered,
+            reply: None,
+        }],
+        counted: QueueCounters {
+            delivered: 1,
+            deferred: 1,
+            bounced: 0,
+        },
+        ..QueueUpdate::default()
+    };
+    store.queue_update(a, update).await.expect("update");
+    let stats = store.queue_stats().await.expect("stats");
+    assert_eq!(
+        (stats.items, stats.recipients_pending, stats.oldest),
+        (2, 2, Some(900))
+    );
+    assert_eq!(stats.counting_since, Some(500));
+    let counted = QueueCounters {
+        delivered: 0,
+        deferred: 0,
+        bounced: 1,
+    };
+    store.queue_finish(b, counted).await.expect("finish");
+    assert_eq!(
+        store
+            .queue_finish(b, counted)
+            .await
+            .expect_err("gone")
+            .kind(),
+        ErrorKind::NotFound
+    );
+    let stats = store.queue_stats().await.expect("stats");
+    assert_eq!((stats.items, stats.oldest), (1, Some(1000)));
+    assert_eq!(
+        stats.counters,
+        QueueCounters {
+            delivered: 1,
+            deferred: 1,
+            bounced: 1,
+        },
+        "a failed finish adds nothing"
+    );
+    store.queue_counters_reset(2000).await.expect("reset");
+    let stats = store.queue_stats().await.expect("stats");
+    assert_eq!(stats.counters, QueueCounters::default());
+    assert_eq!(stats.counting_since, Some(2000));
 }

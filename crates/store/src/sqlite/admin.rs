@@ -67,6 +67,7 @@ pub(crate) fn delete_domain(conn: &Connection, name: &str) -> Result<(), StoreEr
             "domain {name} still has {accounts} account(s) and {aliases} alias target(s)"
         )));
     }
+    super::dkim::remove_all(conn, id)?;
     conn.execute("DELETE FROM domains WHERE id = ?1", [id])?;
     Ok(())
 }

@@ -11,23 +11,27 @@
 //!    writer has been free of foreground jobs for [`IDLE_GRACE`] — under
 //!    a burst of deliveries the whole CPU and the writer stay with them.
 //!    So that the index cannot stall under sustained load, a batch is
-//!    started anyway once work has waited [`MAX_DEFER`]; the writer still
-//!    gives it only its idle moments (below), so under sustained overload
-//!    the index trails and catches up when the load drops — search stays
-//!    complete meanwhile, at the price of reading the pending messages.
+//!    started anyway once work has waited [`MAX_DEFER`] and a full batch
+//!    ([`MAX_INDEX_BATCH`]) is pending, or any batch once work has waited
+//!    [`MAX_WAIT`]: at most one batch per [`MAX_DEFER`], so under
+//!    sustained load the index trails and catches up when the load drops —
+//!    search stays complete meanwhile, at the price of reading the pending
+//!    messages. A single session delivering back to back keeps the writer
+//!    "busy" in this sense (its gaps are shorter than [`IDLE_GRACE`]).
 //! 2. It reads up to [`MAX_INDEX_BATCH`] pending messages (at most
 //!    [`MAX_BATCH_BYTES`] of bodies) on its own read-only connection,
 //!    decompresses them and extracts their text ([`search::stored_text`])
 //!    on this thread — never on tokio's blocking pool, which deliveries
 //!    use for their own preparation.
 //! 3. It hands the batch to the writer thread as low-priority work
-//!    ([`IndexWork`]) and waits for it to be committed. The writer runs it
-//!    only while no foreground job is queued, one message at a time, in
-//!    transactions of a few milliseconds' work: as soon as a foreground job
-//!    arrives it stops indexing, runs the foreground batch in the same
-//!    transaction (one fsync for both) and resumes the rest later. A
-//!    foreground write therefore waits for at most one message's FTS5
-//!    insert plus the flush of one short index transaction.
+//!    ([`IndexWork`]) and waits for it to be committed. The writer starts
+//!    it only when no foreground job is queued, and then indexes for up to
+//!    its index budget (see `writer`) in one transaction — normally the
+//!    whole batch: FTS5 writes one segment per transaction, so one large
+//!    transaction costs far fewer pages (and later merges) than many small
+//!    ones. Foreground jobs arriving meanwhile wait and join that
+//!    transaction (one fsync for both); what is left resumes later. A
+//!    foreground write therefore waits at most one budget plus the flush.
 //! 4. Once nothing is pending, it merges the index's segments in short
 //!    steps ([`search::merge_step`]) while the writer stays idle: FTS5
 //!    makes a segment per transaction, and queries slow down with their
@@ -56,8 +60,9 @@ use crate::fulltext::IndexedText;
 use super::writer::{JobSender, Msg};
 use super::{schema, search};
 
-/// Most messages read, extracted and handed to the writer at once.
-pub(crate) const MAX_INDEX_BATCH: usize = 200;
+/// Most messages read, extracted and handed to the writer at once; under
+/// load, the indexer waits for this many.
+pub(crate) const MAX_INDEX_BATCH: usize = 256;
 
 /// Most raw body bytes read into one batch (a batch has at least one
 /// message, whatever its size).
@@ -67,9 +72,13 @@ pub(crate) const MAX_BATCH_BYTES: u64 = 16 << 20;
 /// batch.
 pub(crate) const IDLE_GRACE: Duration = Duration::from_millis(20);
 
-/// Under sustained foreground load, a batch is indexed anyway once work has
+/// Under sustained foreground load, a full batch is indexed anyway once
+/// work has waited this long (so at most one batch per period).
+pub(crate) const MAX_DEFER: Duration = Duration::from_secs(2);
+
+/// Under sustained foreground load, any batch is indexed once work has
 /// waited this long.
-pub(crate) const MAX_DEFER: Duration = Duration::from_secs(1);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// FTS5 pages merged per merge step (a few milliseconds of work).
 const MERGE_PAGES: i64 = 64;
@@ -263,10 +272,23 @@ fn run(path: &Path, shared: &Shared, writer: &JobSender) {
     // Whether the index has new segments to merge (at start: perhaps).
     let mut unmerged = true;
     while shared.wait_for_work() {
+        // Since when work has been deferred under load.
+        let mut deferred: Option<Instant> = None;
         loop {
             if !shared.wait_until_idle() {
                 return;
             }
+            if shared.idle_for() < IDLE_GRACE {
+                // Under load: a full batch only, unless work has waited
+                // long (on error, go on: indexing reports it).
+                let since = *deferred.get_or_insert_with(Instant::now);
+                if let Ok(false) = pending_at_least(path, &mut conn, MAX_INDEX_BATCH)
+                    && since.elapsed() < MAX_WAIT
+                {
+                    continue;
+                }
+            }
+            deferred = None;
             let result = match index_one_batch(path, &mut conn, shared, writer) {
                 Ok(Some(0)) if unmerged => match merge(shared, writer) {
                     Ok(Some(true)) => {
@@ -364,6 +386,23 @@ fn index_one_batch(
     let n = items.len();
     let task = Task::Texts { items, next: 0 };
     Ok(run_on_writer(task, shared, writer)?.map(|_| n))
+}
+
+/// Whether at least `n` messages are pending.
+fn pending_at_least(
+    path: &Path,
+    conn: &mut Option<Connection>,
+    n: usize,
+) -> Result<bool, StoreError> {
+    let reader = match conn {
+        Some(c) => c,
+        None => conn.insert(schema::open_reader(path)?),
+    };
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    let found: i64 = reader
+        .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM fts_pending LIMIT ?1)")?
+        .query_row([n], |r| r.get(0))?;
+    Ok(found >= n)
 }
 
 /// A pending message as read for indexing.
@@ -710,8 +749,9 @@ mod tests {
         }
     }
 
-    /// The writer runs a foreground job that arrives while it indexes
-    /// before finishing the index work.
+    /// A foreground job that arrives while the writer indexes waits for
+    /// one index budget at most, not for the whole index work (made longer
+    /// than a budget here by padding every text).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn index_work_yields_to_foreground_writes() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -724,7 +764,11 @@ mod tests {
             .expect("read")
             .into_iter()
             .map(|m| {
-                let text = super::search::stored_text(m.id, &m.data, m.size, &m.summary);
+                let mut text = super::search::stored_text(m.id, &m.data, m.size, &m.summary);
+                for i in 0..400 {
+                    text.body
+                        .push_str(&format!(" padding word{i} for message {} ", m.id));
+                }
                 (MessageId(m.id), text)
             })
             .collect();

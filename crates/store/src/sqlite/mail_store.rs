@@ -8,10 +8,13 @@ use pillarbox_message::summary::Summary;
 use tokio::sync::broadcast;
 
 use crate::api::*;
+use crate::dkim::DkimKey;
 use crate::error::StoreError;
-use crate::queue::{NewQueueItem, QueueId, QueueItem, QueueUpdate};
+use crate::queue::{NewQueueItem, QueueCounters, QueueId, QueueItem, QueueStats, QueueUpdate};
 
-use super::{SqliteStore, admin, check, flags, mailboxes, ops, prepare_blocking, read};
+use super::{
+    SqliteStore, admin, check, dkim, flags, mailboxes, ops, prepare, prepare_blocking, read,
+};
 
 #[async_trait]
 impl MailStore for SqliteStore {
@@ -41,6 +44,21 @@ impl MailStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let domain = domain.to_owned();
         self.write(move |c, _| admin::set_catch_all(c, &domain, account))
+            .await
+    }
+
+    async fn add_dkim_key(&self, key: DkimKey) -> Result<(), StoreError> {
+        self.write(move |c, _| dkim::add(c, &key)).await
+    }
+
+    async fn dkim_keys(&self, domain: &str) -> Result<Vec<DkimKey>, StoreError> {
+        let domain = domain.to_owned();
+        self.read(move |c| dkim::list(c, &domain)).await
+    }
+
+    async fn remove_dkim_key(&self, domain: &str, selector: &str) -> Result<(), StoreError> {
+        let (domain, selector) = (domain.to_owned(), selector.to_owned());
+        self.write(move |c, _| dkim::remove(c, &domain, &selector))
             .await
     }
 
@@ -100,6 +118,22 @@ impl MailStore for SqliteStore {
     async fn lookup_address(&self, address: &str) -> Result<Option<AddressTarget>, StoreError> {
         let address = address.to_owned();
         self.read(move |c| read::lookup_address(c, &address)).await
+    }
+
+    async fn lookup_recipient(
+        &self,
+        domain: &str,
+        address: &str,
+    ) -> Result<(Option<Domain>, Option<AddressTarget>), StoreError> {
+        let (domain, address) = (domain.to_owned(), address.to_owned());
+        // One read (one hop to the blocking pool, one snapshot) for both.
+        self.read(move |c| {
+            let Some(found) = read::domain(c, &domain)? else {
+                return Ok((None, None));
+            };
+            Ok((Some(found), read::lookup_address(c, &address)?))
+        })
+        .await
     }
 
     async fn add_alias(&self, address: &str, target: &str) -> Result<(), StoreError> {
@@ -212,6 +246,14 @@ impl MailStore for SqliteStore {
         if targets.is_empty() {
             return Ok(Vec::new());
         }
+        if self.writer_idle() {
+            return self
+                .write(move |c, changes| {
+                    let prepared = prepare(&message)?;
+                    ops::deliver(c, &prepared, &targets, changes)
+                })
+                .await;
+        }
         let prepared = prepare_blocking(message).await?;
         self.write(move |c, changes| ops::deliver(c, &prepared, &targets, changes))
             .await
@@ -225,6 +267,14 @@ impl MailStore for SqliteStore {
         flags: Flags,
         keywords: Vec<String>,
     ) -> Result<Appended, StoreError> {
+        if self.writer_idle() {
+            return self
+                .write(move |c, changes| {
+                    let prepared = prepare(&message)?;
+                    ops::append(c, account, mailbox, &prepared, flags, &keywords, changes)
+                })
+                .await;
+        }
         let prepared = prepare_blocking(message).await?;
         self.write(move |c, changes| {
             ops::append(c, account, mailbox, &prepared, flags, &keywords, changes)
@@ -431,5 +481,22 @@ impl MailStore for SqliteStore {
 
     async fn queue_delete(&self, id: QueueId) -> Result<(), StoreError> {
         self.write(move |c, _| super::queue::delete(c, id)).await
+    }
+
+    async fn queue_finish(&self, id: QueueId, counted: QueueCounters) -> Result<(), StoreError> {
+        self.write(move |c, _| {
+            super::queue::count(c, &counted)?;
+            super::queue::delete(c, id)
+        })
+        .await
+    }
+
+    async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+        self.read(super::queue::stats).await
+    }
+
+    async fn queue_counters_reset(&self, since: UnixTime) -> Result<(), StoreError> {
+        self.write(move |c, _| super::queue::reset_counters(c, since))
+            .await
     }
 }

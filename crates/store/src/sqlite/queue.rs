@@ -6,7 +6,10 @@
 //! `blobs` table: a queued message belongs to no mailbox, and keeping it
 //! out of `blobs` means mailbox garbage collection can never take it.
 //! `queue_recipients` holds each recipient's status and last reply; it
-//! goes with its item (`ON DELETE CASCADE`).
+//! goes with its item (`ON DELETE CASCADE`). The delivery counters of
+//! [`QueueStats`] are rows of `meta` (`queue_delivered`, `queue_deferred`,
+//! `queue_bounced`, `queue_counters_since`), updated in the transaction
+//! that records the results, so another process (the CLI) reads them.
 
 use std::sync::Arc;
 
@@ -163,7 +166,65 @@ pub(crate) fn update(conn: &Connection, id: QueueId, u: &QueueUpdate) -> Result<
     for r in &u.recipients {
         set.execute(params![id.0, i64::from(r.index), r.status.to_db(), r.reply])?;
     }
+    count(conn, &u.counted)
+}
+
+const COUNTERS: [&str; 3] = ["queue_delivered", "queue_deferred", "queue_bounced"];
+const COUNTERS_SINCE: &str = "queue_counters_since";
+
+/// Adds to the delivery counters.
+pub(crate) fn count(conn: &Connection, counted: &QueueCounters) -> Result<(), StoreError> {
+    if counted.is_zero() {
+        return Ok(());
+    }
+    let mut add = conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+    )?;
+    for (key, n) in COUNTERS
+        .iter()
+        .zip([counted.delivered, counted.deferred, counted.bounced])
+    {
+        if n > 0 {
+            add.execute(params![key, to_db_u64(n)])?;
+        }
+    }
     Ok(())
+}
+
+pub(crate) fn reset_counters(conn: &Connection, since: UnixTime) -> Result<(), StoreError> {
+    let mut set =
+        conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
+    for key in COUNTERS {
+        set.execute(params![key, 0])?;
+    }
+    set.execute(params![COUNTERS_SINCE, since])?;
+    Ok(())
+}
+
+pub(crate) fn stats(conn: &Connection) -> Result<QueueStats, StoreError> {
+    let (items, oldest): (i64, Option<i64>) = conn
+        .prepare_cached("SELECT count(*), min(created) FROM queue")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let pending: i64 = conn
+        .prepare_cached("SELECT count(*) FROM queue_recipients WHERE status = 0")?
+        .query_row([], |r| r.get(0))?;
+    let mut get = conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?;
+    let mut value = |key: &str| -> Result<Option<i64>, StoreError> {
+        Ok(get.query_row([key], |r| r.get(0)).optional()?)
+    };
+    let counters = QueueCounters {
+        delivered: from_db_u64(value(COUNTERS[0])?.unwrap_or(0)),
+        deferred: from_db_u64(value(COUNTERS[1])?.unwrap_or(0)),
+        bounced: from_db_u64(value(COUNTERS[2])?.unwrap_or(0)),
+    };
+    Ok(QueueStats {
+        items: from_db_u64(items),
+        recipients_pending: from_db_u64(pending),
+        oldest,
+        counters,
+        counting_since: value(COUNTERS_SINCE)?,
+    })
 }
 
 pub(crate) fn delete(conn: &Connection, id: QueueId) -> Result<(), StoreError> {

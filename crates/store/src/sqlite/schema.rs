@@ -41,6 +41,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: V4,
         backfill: None,
     },
+    Migration {
+        sql: V5,
+        backfill: None,
+    },
 ];
 
 /// Version 1: the initial schema.
@@ -275,6 +279,23 @@ const V4: &str = r#"
     ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Version 5: DKIM signing keys (see `crate::dkim`).
+///
+/// - `dkim_keys`: one row per (domain, selector): the `a=` algorithm name,
+///   the PKCS#8 DER private key and its creation time. Keys go with their
+///   domain (`ON DELETE CASCADE`; `delete_domain` also deletes them
+///   explicitly).
+const V5: &str = r#"
+    CREATE TABLE dkim_keys (
+        domain      INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        selector    TEXT NOT NULL,
+        algorithm   TEXT NOT NULL CHECK (algorithm IN ('ed25519-sha256', 'rsa-sha256')),
+        private_key BLOB NOT NULL,
+        created     INTEGER NOT NULL,
+        PRIMARY KEY (domain, selector)
+    ) STRICT, WITHOUT ROWID;
+"#;
+
 /// The schema version this code writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -449,5 +470,24 @@ mod tests {
         );
         let report = store.check().await.expect("check");
         assert!(report.problems.is_empty(), "{:#?}", report.problems);
+        // Version 5: a domain from before DKIM keys has none and can get them.
+        assert!(
+            store
+                .dkim_keys("example.org")
+                .await
+                .expect("keys")
+                .is_empty()
+        );
+        store
+            .add_dkim_key(crate::dkim::DkimKey {
+                domain: "example.org".into(),
+                selector: "pbx-ed-20261127".into(),
+                algorithm: crate::dkim::DkimAlgorithm::Ed25519Sha256,
+                private_key: vec![1, 2, 3],
+                created: 7,
+            })
+            .await
+            .expect("add key");
+        assert_eq!(store.dkim_keys("example.org").await.expect("keys").len(), 1);
     }
 }

@@ -12,12 +12,19 @@
 //! writes.
 //!
 //! The same queue carries the background indexer's low-priority
-//! [`IndexWork`] (see `indexer`). Foreground jobs always go first: index
-//! work runs only when no job is queued, one message at a time, for at
-//! most [`INDEX_BUDGET`] per transaction, and stops as soon as a job
-//! arrives; that job's batch then joins the open transaction (after the
-//! index work's savepoint), so one commit serves both. What is left of the
-//! index work resumes at the next idle moment.
+//! [`IndexWork`] (see `indexer`). Foreground jobs go first: index work
+//! starts only when no job is queued, then runs one message at a time for
+//! at most [`INDEX_BUDGET`] per transaction; jobs arriving meanwhile wait
+//! for the budget (or the end of the work) and then join the open
+//! transaction (after the index work's savepoint), so one commit serves
+//! both. What is left of the index work resumes at the next idle moment.
+//! (Stopping at the first arriving job made, under steady deliveries, one
+//! tiny FTS5 segment per delivery: many more pages written and merged.)
+//!
+//! A batch of one job (the usual case at low concurrency) runs without a
+//! savepoint: nothing else shares its transaction, so a failure rolls the
+//! whole transaction back, and SQLite need not copy every page the job
+//! changes into a statement journal.
 //!
 //! When every [`Sender`] is gone the thread finishes the queued jobs and
 //! exits; unfinished index work is dropped (its messages stay pending).
@@ -40,11 +47,11 @@ use super::indexer::{self, IndexWork};
 /// Most jobs committed by one transaction.
 const MAX_BATCH: usize = 256;
 
-/// Most time spent indexing in one transaction. FTS5 writes what a
-/// transaction indexed when it commits, so this also bounds the flush a
-/// foreground job arriving meanwhile waits for (with the job's own fsync);
-/// longer means fewer commits while catching up.
-const INDEX_BUDGET: Duration = Duration::from_millis(5);
+/// Most time spent indexing in one transaction, and so about the longest
+/// a foreground job arriving meanwhile waits (plus the flush of what was
+/// indexed: FTS5 writes it when the transaction commits). Longer means
+/// fewer, larger FTS5 segments; about one batch of the indexer.
+const INDEX_BUDGET: Duration = Duration::from_millis(20);
 
 /// Capacity of each account's change feed.
 const FEED_CAPACITY: usize = 1024;
@@ -120,6 +127,14 @@ pub(crate) struct Feeds {
 impl Feeds {
     pub(crate) fn subscribe(&self, account: AccountId) -> broadcast::Receiver<Change> {
         let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        // Drop the channels whose subscribers are all gone. `publish` only
+        // does so on the account's next change, so an account whose
+        // sessions ended and that never changes again (or was deleted)
+        // would keep its FEED_CAPACITY buffer (~57 KiB) forever: memory
+        // growing with every account that ever logged in (found by the
+        // imap_session fuzz target). This keeps the map at the accounts
+        // with live sessions, so the scan is cheap.
+        senders.retain(|_, s| s.receiver_count() > 0);
         senders
             .entry(account)
             .or_insert_with(|| broadcast::channel(FEED_CAPACITY).0)
@@ -277,7 +292,11 @@ impl Writer<'_> {
         // Jobs that ran successfully in the open transaction, awaiting commit.
         let mut pending: Vec<Ran> = Vec::new();
         let mut lost = false;
-        let open = run_jobs(&self.conn, batch, &mut pending, &mut lost);
+        let open = if batch.len() == 1 && !indexing {
+            run_alone(&self.conn, batch, &mut pending, &mut lost)
+        } else {
+            run_jobs(&self.conn, batch, &mut pending, &mut lost)
+        };
         let committed = if open {
             self.commit(pending)
         } else {
@@ -330,11 +349,13 @@ impl Writer<'_> {
                 if work.is_done() || self.index.stopping() || started.elapsed() >= INDEX_BUDGET {
                     return Ok(());
                 }
+                if batch.len() >= MAX_BATCH {
+                    // Enough waiting; the rest stays queued.
+                    continue;
+                }
+                // Jobs arriving now wait for the budget (module docs).
                 match self.rx.try_recv() {
-                    Ok(Msg::Write(job)) => {
-                        batch.push(job);
-                        return Ok(());
-                    }
+                    Ok(Msg::Write(job)) => batch.push(job),
                     Ok(Msg::Index(more)) => later.push(more),
                     Err(TryRecvError::Empty) => {}
                     Err(TryRecvError::Disconnected) => {
@@ -385,6 +406,60 @@ impl Writer<'_> {
                 Err(e)
             }
         }
+    }
+}
+
+/// Runs the only job of `batch` in the open transaction, which holds
+/// nothing else, without a savepoint: if it fails (or panics) the whole
+/// transaction is rolled back. Returns whether a transaction is open at
+/// the end (`pending` holds the job if so).
+fn run_alone(
+    conn: &Connection,
+    mut batch: Vec<Box<dyn Job>>,
+    pending: &mut Vec<Ran>,
+    lost: &mut bool,
+) -> bool {
+    if batch.len() != 1 || conn.is_autocommit() {
+        return run_jobs(conn, batch, pending, lost);
+    }
+    let Some(job) = batch.pop() else {
+        return true;
+    };
+    match catch_unwind(AssertUnwindSafe(|| job.run(conn))) {
+        Ok(ran) if ran.ok && !conn.is_autocommit() => {
+            pending.push(ran);
+            true
+        }
+        Ok(ran) if ran.ok => {
+            // SQLite aborted the transaction under a job that succeeded.
+            *lost = true;
+            (ran.finish)(Some(StoreError::Internal(
+                "transaction aborted by the database".into(),
+            )));
+            false
+        }
+        Ok(ran) => {
+            // Its own error is the answer; nothing of it is kept.
+            rollback(conn);
+            (ran.finish)(None);
+            false
+        }
+        Err(_) => {
+            // The job's reply channel was dropped while unwinding; its
+            // caller sees an internal error.
+            tracing::error!("store write job panicked; rolled back");
+            rollback(conn);
+            false
+        }
+    }
+}
+
+/// Rolls back the open transaction, if any.
+fn rollback(conn: &Connection) {
+    if !conn.is_autocommit()
+        && let Err(e) = exec(conn, "ROLLBACK")
+    {
+        tracing::error!(error = %e, "cannot roll back a store transaction");
     }
 }
 
@@ -465,5 +540,33 @@ fn rollback_savepoint(conn: &Connection, name: &str) {
         // caller notices `is_autocommit` and fails the batch's other jobs).
         tracing::error!(error = %e, "cannot roll back a store job's savepoint");
         let _ = exec(conn, "ROLLBACK");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (fuzzing, issue 5): a feed nobody listens to any more is
+    /// released even if its account never changes again.
+    #[test]
+    fn abandoned_feeds_are_released() {
+        let feeds = Feeds::default();
+        let count = || feeds.senders.lock().unwrap().len();
+        drop(feeds.subscribe(AccountId(1)));
+        let live = feeds.subscribe(AccountId(2));
+        assert_eq!(count(), 1, "account 1's unused channel was kept");
+        for id in 3..100 {
+            drop(feeds.subscribe(AccountId(id)));
+        }
+        assert_eq!(count(), 2, "only the last one and the live one remain");
+        // A live channel keeps working.
+        feeds.publish(&[Change {
+            account: AccountId(2),
+            mailbox: crate::MailboxId(1),
+            modseq: crate::ModSeq(5),
+        }]);
+        let mut live = live;
+        assert_eq!(live.try_recv().unwrap().modseq, crate::ModSeq(5));
     }
 }

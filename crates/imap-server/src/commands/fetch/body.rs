@@ -12,7 +12,9 @@ use pillarbox_imap_proto::{Partial, Section, SectionText};
 use pillarbox_message::section::{ByteRange, SectionPath, Specifier, section_range};
 use pillarbox_message::summary::{Summary, summarize};
 use pillarbox_message::{PartKind, binary_size as decoded_size, decode_part, header_fields};
-use pillarbox_store::{AccountId, Entry, Store, StoreError};
+use pillarbox_store::{AccountId, Entry, MessageId, Store, StoreError};
+
+use super::decode::{Decoding, SLICE};
 
 /// Why a message's response could not be written.
 #[derive(Debug)]
@@ -29,10 +31,23 @@ impl From<StoreError> for FetchError {
     }
 }
 
+/// The octets of a body item.
+#[derive(Debug)]
+pub(super) enum Octets {
+    /// Computed octets: a header, selected header fields, decoded content.
+    Data(Vec<u8>),
+    /// A byte range of the stored message, read when it is sent, so a large
+    /// body can go out slice by slice.
+    Range(ByteRange),
+    /// A large encoded part, decoded piece by piece when it is sent, with
+    /// the `<partial>` window to send.
+    Decoded(Decoding, Option<Partial>),
+}
+
 /// One message being answered: its entry, and its summary once needed.
 pub(super) struct Msg<'a> {
-    store: &'a Store,
-    account: AccountId,
+    pub store: &'a Store,
+    pub account: AccountId,
     pub entry: &'a Entry,
     summary: Option<Summary>,
 }
@@ -68,12 +83,7 @@ impl<'a> Msg<'a> {
 
     /// Bytes `range` of the message.
     pub async fn read(&self, range: ByteRange) -> Result<Vec<u8>, StoreError> {
-        if range.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.store
-            .message_range(self.account, self.entry.message, range.start, range.len())
-            .await
+        read_range(self.store, self.account, self.entry.message, range).await
     }
 
     async fn header(&self) -> Result<Vec<u8>, StoreError> {
@@ -86,6 +96,31 @@ impl<'a> Msg<'a> {
     fn whole(&self) -> ByteRange {
         ByteRange::new(0, self.entry.size)
     }
+}
+
+/// Bytes `range` of a stored message, all of them: a message shorter than
+/// its recorded size is an internal error, never a short literal.
+pub(super) async fn read_range(
+    store: &Store,
+    account: AccountId,
+    message: MessageId,
+    range: ByteRange,
+) -> Result<Vec<u8>, StoreError> {
+    if range.is_empty() {
+        return Ok(Vec::new());
+    }
+    let data = store
+        .message_range(account, message, range.start, range.len())
+        .await?;
+    if data.len() as u64 != range.len() {
+        return Err(StoreError::Internal(format!(
+            "message {message}: {} octets at {} instead of {}",
+            data.len(),
+            range.start,
+            range.len()
+        )));
+    }
+    Ok(data)
 }
 
 /// `data[origin .. origin + len]`, clamped (RFC 9051: an origin past the
@@ -139,17 +174,20 @@ pub(super) async fn section(
     msg: &mut Msg<'_>,
     section: &Section,
     partial: Option<Partial>,
-) -> Result<Option<Vec<u8>>, FetchError> {
+) -> Result<Option<Octets>, FetchError> {
     let fields = field_selection(&section.text);
     let spec = specifier(&section.text);
     if section.part.is_empty() {
         // The top-level message: no summary needed except for TEXT.
         match (&spec, fields) {
-            (None, _) => return Ok(Some(msg.read(window(msg.whole(), partial)).await?)),
-            (Some(Specifier::Header), None) => return Ok(Some(cut(msg.header().await?, partial))),
+            (None, _) => return Ok(Some(Octets::Range(window(msg.whole(), partial)))),
+            (Some(Specifier::Header), None) => {
+                return Ok(Some(Octets::Data(cut(msg.header().await?, partial))));
+            }
             (Some(Specifier::Header), Some((names, not))) => {
                 let header = msg.header().await?;
-                return Ok(Some(cut(header_fields(&header, names, not), partial)));
+                let fields = header_fields(&header, names, not);
+                return Ok(Some(Octets::Data(cut(fields, partial))));
             }
             _ => {}
         }
@@ -164,9 +202,9 @@ pub(super) async fn section(
     Ok(Some(match fields {
         Some((names, not)) => {
             let header = msg.read(range).await?;
-            cut(header_fields(&header, names, not), partial)
+            Octets::Data(cut(header_fields(&header, names, not), partial))
         }
-        None => msg.read(window(range, partial)).await?,
+        None => Octets::Range(window(range, partial)),
     }))
 }
 
@@ -220,16 +258,23 @@ pub(super) async fn binary(
     msg: &mut Msg<'_>,
     part: &[u32],
     partial: Option<Partial>,
-) -> Result<Option<Vec<u8>>, FetchError> {
+) -> Result<Option<Octets>, FetchError> {
     let Some((range, encoding)) = binary_part(msg, part).await? else {
         return Ok(None);
     };
     Ok(Some(match encoding {
-        None => msg.read(window(range, partial)).await?,
+        None => Octets::Range(window(range, partial)),
+        // A large part is decoded piece by piece as it is sent.
+        Some(e)
+            if range.len() > SLICE
+                && let Some(d) = Decoding::new(msg.entry.message, range, &e) =>
+        {
+            Octets::Decoded(d, partial)
+        }
         Some(e) => {
             let raw = msg.read(range).await?;
             let decoded = decode_part(Some(&e), &raw).map_err(|_| FetchError::UnknownCte)?;
-            cut(decoded, partial)
+            Octets::Data(cut(decoded, partial))
         }
     }))
 }
@@ -242,6 +287,12 @@ pub(super) async fn binary_size(msg: &mut Msg<'_>, part: &[u32]) -> Result<u64, 
     };
     match encoding {
         None => Ok(range.len()),
+        Some(e)
+            if range.len() > SLICE
+                && let Some(d) = Decoding::new(msg.entry.message, range, &e) =>
+        {
+            d.size(msg.store, msg.account).await
+        }
         Some(e) => {
             let raw = msg.read(range).await?;
             decoded_size(Some(&e), &raw).map_err(|_| FetchError::UnknownCte)
