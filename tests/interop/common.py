@@ -2,11 +2,16 @@
 private loopback ports with a temporary data directory, manage accounts with
 the real CLI, and wait for conditions without sleeping blindly."""
 
+import collections
+import email
 import os
+import poplib
+import smtplib
 import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -178,3 +183,70 @@ class Pillarbox:
     def server_log(self):
         with open(self.log) as f:
             return f.read()
+
+
+class SmtpLoad:
+    """`senders` threads delivering to `rcpt` over SMTP (port `smtp`) in a
+    loop, each message with a unique Message-ID `<{tag}-N-I@remote.test>`;
+    `acked()` lists the IDs that got `250`. A sender stops at its first
+    connection error (e.g. the server was killed)."""
+
+    def __init__(self, tag, senders, rcpt="alice@example.org", lines=50, timeout=10):
+        self.tag, self.rcpt, self.lines, self.timeout = tag, rcpt, lines, timeout
+        self._acked = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._send, args=(n,)) for n in range(senders)]
+
+    def _send(self, n):
+        i = 0
+        while not self._stop.is_set():
+            try:
+                with smtplib.SMTP("127.0.0.1", PORTS["smtp"], timeout=self.timeout) as s:
+                    while not self._stop.is_set():
+                        mid = f"<{self.tag}-{n}-{i}@remote.test>"
+                        msg = (
+                            f"From: bob@remote.test\r\nTo: {self.rcpt}\r\n"
+                            f"Subject: {self.tag} {n} {i}\r\nMessage-ID: {mid}\r\n\r\n"
+                            + ("x" * 70 + "\r\n") * self.lines
+                        )
+                        s.sendmail("bob@remote.test", [self.rcpt], msg)
+                        with self._lock:
+                            self._acked.append(mid)
+                        i += 1
+            except (OSError, smtplib.SMTPException):
+                return
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def wait_acked(self, count, timeout):
+        """Waits until `count` messages got 250 (or `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.acked()) < count:
+            time.sleep(0.05)
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def acked(self):
+        with self._lock:
+            return list(self._acked)
+
+
+def message_ids_in_inbox(login, password):
+    """Counter of the Message-IDs in `login`'s INBOX, read over POP3+STLS."""
+    p = poplib.POP3("127.0.0.1", PORTS["pop3"], timeout=60)
+    p.stls(context=insecure_context())
+    p.user(login)
+    p.pass_(password)
+    seen = collections.Counter()
+    for i in range(1, p.stat()[0] + 1):
+        raw = b"\r\n".join(p.top(i, 0)[1])
+        seen[email.message_from_bytes(raw)["Message-ID"]] += 1
+    p.quit()
+    return seen

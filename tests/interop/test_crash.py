@@ -2,15 +2,9 @@
 killed with SIGKILL; after a restart every message that got 250 is present
 exactly once and `pillarbox check` passes."""
 
-import collections
-import email
-import poplib
-import smtplib
-import threading
-import time
 import unittest
 
-from common import PORTS, Pillarbox, insecure_context
+from common import Pillarbox, SmtpLoad, message_ids_in_inbox
 
 PW = "crash-test-password"
 SENDERS = 8
@@ -21,56 +15,15 @@ class CrashTests(unittest.TestCase):
         pb = Pillarbox(plaintext_auth=False).start()
         try:
             pb.add_user("alice@example.org", PW)
-            acked = []
-            lock = threading.Lock()
-            stop = threading.Event()
-
-            def sender(n):
-                i = 0
-                while not stop.is_set():
-                    try:
-                        with smtplib.SMTP("127.0.0.1", PORTS["smtp"], timeout=10) as s:
-                            while not stop.is_set():
-                                mid = f"<crash-{n}-{i}@remote.test>"
-                                msg = (
-                                    f"From: bob@remote.test\r\nTo: alice@example.org\r\n"
-                                    f"Subject: crash {n} {i}\r\nMessage-ID: {mid}\r\n\r\n"
-                                    + ("x" * 70 + "\r\n") * 50
-                                )
-                                s.sendmail("bob@remote.test", ["alice@example.org"], msg)
-                                with lock:
-                                    acked.append(mid)
-                                i += 1
-                    except (OSError, smtplib.SMTPException):
-                        return
-
-            threads = [threading.Thread(target=sender, args=(n,)) for n in range(SENDERS)]
-            for t in threads:
-                t.start()
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                with lock:
-                    if len(acked) >= 200:
-                        break
-                time.sleep(0.05)
+            load = SmtpLoad("crash", SENDERS).start()
+            load.wait_acked(200, timeout=30)
             pb.kill9()
-            stop.set()
-            for t in threads:
-                t.join(timeout=30)
-            with lock:
-                acknowledged = list(acked)
+            load.stop()
+            acknowledged = load.acked()
             self.assertGreater(len(acknowledged), 0, "nothing was delivered before the kill")
 
             pb.start()
-            p = poplib.POP3("127.0.0.1", PORTS["pop3"], timeout=60)
-            p.stls(context=insecure_context())
-            p.user("alice@example.org")
-            p.pass_(PW)
-            seen = collections.Counter()
-            for i in range(1, p.stat()[0] + 1):
-                raw = b"\r\n".join(p.top(i, 0)[1])
-                seen[email.message_from_bytes(raw)["Message-ID"]] += 1
-            p.quit()
+            seen = message_ids_in_inbox("alice@example.org", PW)
             missing = [m for m in acknowledged if seen[m] == 0]
             dups = [m for m, c in seen.items() if c > 1]
             self.assertEqual(missing, [], f"{len(missing)} acknowledged messages lost")

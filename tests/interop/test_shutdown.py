@@ -4,18 +4,12 @@ time; the half-sent message gets `421` (never `250`); every message that got
 `250` is present after a restart, exactly once; `pillarbox check` passes;
 idle IMAP and POP3 sessions are told goodbye."""
 
-import collections
-import email
-import poplib
 import signal
-import smtplib
 import socket
-import ssl
-import threading
 import time
 import unittest
 
-from common import PORTS, Pillarbox, insecure_context
+from common import PORTS, Pillarbox, SmtpLoad, message_ids_in_inbox
 
 PW = "shutdown-test-password"
 SENDERS = 6
@@ -39,29 +33,6 @@ class ShutdownTests(unittest.TestCase):
         pb = Pillarbox(plaintext_auth=False).start()
         try:
             pb.add_user("alice@example.org", PW)
-            acked = []
-            lock = threading.Lock()
-            stop = threading.Event()
-
-            def sender(n):
-                i = 0
-                while not stop.is_set():
-                    try:
-                        with smtplib.SMTP("127.0.0.1", PORTS["smtp"], timeout=20) as s:
-                            while not stop.is_set():
-                                mid = f"<term-{n}-{i}@remote.test>"
-                                msg = (
-                                    f"From: bob@remote.test\r\nTo: alice@example.org\r\n"
-                                    f"Subject: term {n} {i}\r\nMessage-ID: {mid}\r\n\r\n"
-                                    + ("y" * 70 + "\r\n") * 40
-                                )
-                                s.sendmail("bob@remote.test", ["alice@example.org"], msg)
-                                with lock:
-                                    acked.append(mid)
-                                i += 1
-                    except (OSError, smtplib.SMTPException):
-                        return
-
             # A client stopped in the middle of its message data.
             half = socket.create_connection(("127.0.0.1", PORTS["smtp"]), timeout=30)
             hf = half.makefile("rb")
@@ -80,15 +51,8 @@ class ShutdownTests(unittest.TestCase):
             pof = pop.makefile("rb")
             self.assertTrue(pof.readline().startswith(b"+OK"))
 
-            threads = [threading.Thread(target=sender, args=(n,)) for n in range(SENDERS)]
-            for t in threads:
-                t.start()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                with lock:
-                    if len(acked) >= 100:
-                        break
-                time.sleep(0.05)
+            load = SmtpLoad("term", SENDERS, lines=40, timeout=20).start()
+            load.wait_acked(100, timeout=60)
 
             started = time.monotonic()
             pb.proc.send_signal(signal.SIGTERM)
@@ -103,25 +67,14 @@ class ShutdownTests(unittest.TestCase):
             pb.proc = None
             self.assertEqual(code, 0, "exit status after SIGTERM")
             self.assertLess(elapsed, EXIT_BOUND_SECS)
-            stop.set()
-            for t in threads:
-                t.join(timeout=30)
+            load.stop()
             for s in (half, imap, pop):
                 s.close()
-            with lock:
-                acknowledged = list(acked)
+            acknowledged = load.acked()
             self.assertGreater(len(acknowledged), 0)
 
             pb.start()
-            p = poplib.POP3("127.0.0.1", PORTS["pop3"], timeout=60)
-            p.stls(context=insecure_context())
-            p.user("alice@example.org")
-            p.pass_(PW)
-            seen = collections.Counter()
-            for i in range(1, p.stat()[0] + 1):
-                raw = b"\r\n".join(p.top(i, 0)[1])
-                seen[email.message_from_bytes(raw)["Message-ID"]] += 1
-            p.quit()
+            seen = message_ids_in_inbox("alice@example.org", PW)
             missing = [m for m in acknowledged if seen[m] == 0]
             self.assertEqual(missing, [], f"{len(missing)} acknowledged messages lost")
             self.assertEqual([m for m, c in seen.items() if c > 1], [], "duplicates")

@@ -6,8 +6,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use pillarbox_delivery::{Delivery, DeliveryConfig};
@@ -45,9 +47,7 @@ async fn harness() -> Harness {
         .unwrap()
         .id;
     let store = FaultyStore::new(sqlite);
-    let clock = Arc::new(ManualClock::new(
-        UNIX_EPOCH + Duration::from_secs(1_767_225_600),
-    ));
+    let clock = support::test_clock();
     let delivery = Arc::new(Delivery::new(
         store.clone(),
         DeliveryConfig {
@@ -245,14 +245,6 @@ async fn lookup_failure_at_rcpt_is_temporary() {
 
 // --- AUTH brute force (submission) ---
 
-/// `AUTH PLAIN` for alice@example.org with `password`.
-fn auth_plain(password: &str) -> String {
-    use base64::Engine as _;
-    let token = base64::engine::general_purpose::STANDARD
-        .encode(format!("\0alice@example.org\0{password}"));
-    format!("AUTH PLAIN {token}\r\n")
-}
-
 #[tokio::test]
 async fn auth_brute_force_gets_454_4_7_0_from_any_connection_until_the_delay_passes() {
     let h = harness().await;
@@ -270,19 +262,25 @@ async fn auth_brute_force_gets_454_4_7_0_from_any_connection_until_the_delay_pas
         .unwrap();
     let mut a = Client::connect_from(&h, Mode::Submission, "198.51.100.7:1").await;
     for _ in 0..4 {
-        let out = a.raw(auth_plain("wrong").as_bytes()).await;
+        let out = a
+            .raw(support::auth_plain("alice@example.org", "wrong").as_bytes())
+            .await;
         assert!(out.starts_with("535 5.7.8 "), "{out}");
     }
     // A second connection from the same address, right password: refused
     // without a check while the delay runs.
     let mut b = Client::connect_from(&h, Mode::Submission, "198.51.100.7:2").await;
-    let out = b.raw(auth_plain("secret").as_bytes()).await;
+    let out = b
+        .raw(support::auth_plain("alice@example.org", "secret").as_bytes())
+        .await;
     assert_eq!(
         out,
         "454 4.7.0 Too many failed authentications, try again later\r\n"
     );
     h.clock.advance(Duration::from_secs(1));
-    let out = b.raw(auth_plain("secret").as_bytes()).await;
+    let out = b
+        .raw(support::auth_plain("alice@example.org", "secret").as_bytes())
+        .await;
     assert!(out.starts_with("235 "), "{out}");
 }
 

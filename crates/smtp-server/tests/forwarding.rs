@@ -6,20 +6,20 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bytes::BytesMut;
 use pillarbox_delivery::forward::MAX_RECEIVED;
 use pillarbox_delivery::test_dns::TestDns;
 use pillarbox_delivery::{Delivery, DeliveryConfig};
 use pillarbox_queue::{DnsServers, Queue, QueueConfig};
-use pillarbox_session::{ConnInfo, ManualClock, Session, TlsInfo};
 use pillarbox_smtp_server::{Mode, SmtpConfig, SmtpContext, SmtpSession};
 use pillarbox_store::sqlite::SqliteStore;
 use pillarbox_store::{Store, StoredCredentials};
+use support::send;
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -55,9 +55,7 @@ async fn harness(with_queue: bool) -> Harness {
         .add_alias("fwd@example.org", "carol@elsewhere.example")
         .await
         .unwrap();
-    let clock = Arc::new(ManualClock::new(
-        UNIX_EPOCH + Duration::from_secs(1_767_225_600),
-    ));
+    let clock = support::test_clock();
     let delivery = Arc::new(Delivery::new(
         store.clone(),
         DeliveryConfig {
@@ -102,27 +100,7 @@ async fn harness(with_queue: bool) -> Harness {
 }
 
 async fn session(h: &Harness, mode: Mode) -> SmtpSession {
-    let conn = ConnInfo {
-        session_id: 9,
-        peer: "192.0.2.1:40000".parse().unwrap(),
-        local: "192.0.2.25:25".parse().unwrap(),
-        tls: Some(TlsInfo {
-            protocol: "TLSv1.3".into(),
-            cipher: "TLS13_AES_128_GCM_SHA256".into(),
-            ..Default::default()
-        }),
-        starttls_available: false,
-    };
-    let mut s = SmtpSession::new(h.ctx.clone(), conn, mode);
-    s.greeting(&mut Vec::new()).await;
-    s
-}
-
-async fn send(s: &mut SmtpSession, text: &str) -> String {
-    let mut buf = BytesMut::from(text.as_bytes());
-    let mut out = Vec::new();
-    s.input(&mut buf, &mut out).await;
-    String::from_utf8(out).unwrap()
+    support::tls_session(&h.ctx, mode, "192.0.2.25:25").await
 }
 
 async fn inbox_count(h: &Harness) -> u32 {

@@ -4,19 +4,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+mod support;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use bytes::BytesMut;
+use std::sync::Arc;
+
 use pillarbox_delivery::test_dns::TestDns;
 use pillarbox_delivery::{Delivery, DeliveryConfig};
 use pillarbox_queue::{DnsServers, Queue, QueueConfig};
-use pillarbox_session::{ConnInfo, ManualClock, Session, TlsInfo};
 use pillarbox_smtp_server::{Mode, SmtpConfig, SmtpContext, SmtpSession};
 use pillarbox_store::sqlite::SqliteStore;
 use pillarbox_store::{RecipientStatus, Store, StoredCredentials};
+use support::send;
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -42,9 +40,7 @@ async fn harness() -> Harness {
             .await
             .unwrap();
     }
-    let clock = Arc::new(ManualClock::new(
-        UNIX_EPOCH + Duration::from_secs(1_767_225_600),
-    ));
+    let clock = support::test_clock();
     let delivery = Arc::new(Delivery::new(
         store.clone(),
         DeliveryConfig {
@@ -80,34 +76,7 @@ async fn harness() -> Harness {
 }
 
 async fn session(h: &Harness, mode: Mode) -> SmtpSession {
-    let conn = ConnInfo {
-        session_id: 7,
-        peer: "192.0.2.1:40000".parse().unwrap(),
-        local: "192.0.2.25:465".parse().unwrap(),
-        tls: Some(TlsInfo {
-            protocol: "TLSv1.3".into(),
-            cipher: "TLS13_AES_128_GCM_SHA256".into(),
-            ..Default::default()
-        }),
-        starttls_available: false,
-    };
-    let mut s = SmtpSession::new(h.ctx.clone(), conn, mode);
-    s.greeting(&mut Vec::new()).await;
-    s
-}
-
-async fn send(s: &mut SmtpSession, text: &str) -> String {
-    let mut buf = BytesMut::from(text.as_bytes());
-    let mut out = Vec::new();
-    s.input(&mut buf, &mut out).await;
-    String::from_utf8(out).unwrap()
-}
-
-fn auth_plain() -> String {
-    format!(
-        "AUTH PLAIN {}\r\n",
-        STANDARD.encode(b"\0alice@example.org\0secret")
-    )
+    support::tls_session(&h.ctx, mode, "192.0.2.25:465").await
 }
 
 #[tokio::test]
@@ -115,7 +84,11 @@ async fn submission_queues_remote_recipients_and_delivers_local_ones() {
     let h = harness().await;
     let mut s = session(&h, Mode::Submission).await;
     send(&mut s, "EHLO client.example.net\r\n").await;
-    assert!(send(&mut s, &auth_plain()).await.starts_with("235"));
+    assert!(
+        send(&mut s, &support::auth_plain("alice@example.org", "secret"))
+            .await
+            .starts_with("235")
+    );
     let out = send(
         &mut s,
         "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n\
@@ -168,7 +141,7 @@ async fn remote_only_submission_is_accepted() {
     let h = harness().await;
     let mut s = session(&h, Mode::Submission).await;
     send(&mut s, "EHLO client.example.net\r\n").await;
-    send(&mut s, &auth_plain()).await;
+    send(&mut s, &support::auth_plain("alice@example.org", "secret")).await;
     let out = send(
         &mut s,
         "MAIL FROM:<alice@example.org>\r\nRCPT TO:<dave@example.com>\r\nDATA\r\n\
@@ -221,7 +194,11 @@ async fn dsn_parameters_are_queued_and_local_success_is_notified() {
     let h = harness().await;
     let mut s = session(&h, Mode::Submission).await;
     send(&mut s, "EHLO client.example.net\r\n").await;
-    assert!(send(&mut s, &auth_plain()).await.starts_with("235"));
+    assert!(
+        send(&mut s, &support::auth_plain("alice@example.org", "secret"))
+            .await
+            .starts_with("235")
+    );
     let out = send(
         &mut s,
         "MAIL FROM:<alice@example.org> RET=FULL ENVID=id+2B1\r\n\
