@@ -74,6 +74,17 @@ service imap-login {{
     port = 0
   }}
 }}
+{auth_service}"""
+
+# SASL authentication for Postfix's smtpd (smtpd_sasl_type = dovecot,
+# smtpd_sasl_path = inet:127.0.0.1:PORT).
+AUTH_SERVICE = """\
+service auth {{
+  inet_listener {{
+    address = 127.0.0.1
+    port = {auth_port}
+  }}
+}}
 """
 
 
@@ -88,7 +99,11 @@ def available():
 
 
 class PrivateDovecot:
-    def __init__(self, users, lmtp_port=24024, pop3_port=0, password="secret"):
+    def __init__(self, users, lmtp_port=24024, pop3_port=0, password="secret", auth_port=0,
+                 credentials=None):
+        """auth_port: also serve SASL to Postfix on 127.0.0.1:auth_port.
+        credentials: the passwd-file password field, e.g. a
+        "{ARGON2ID}$argon2id$..." hash; default "{PLAIN}" + password."""
         reason = available()
         if reason:
             raise RuntimeError(reason)
@@ -105,12 +120,15 @@ class PrivateDovecot:
                 home = os.path.join(self.mail, u)
                 os.mkdir(home, 0o700)
                 os.chown(home, self.uid, self.gid)
-                f.write(f"{u}:{{PLAIN}}{password}:{self.uid}:{self.gid}::{home}::\n")
+                cred = credentials or f"{{PLAIN}}{password}"
+                f.write(f"{u}:{cred}:{self.uid}:{self.gid}::{home}::\n")
         self.conf = os.path.join(self.root, "dovecot.conf")
         with open(self.conf, "w") as f:
             f.write(CONF.format(root=self.root, port=lmtp_port, uid=self.uid, gid=self.gid,
                                 pop3=" pop3" if pop3_port else "",
-                                pop3_port=pop3_port or 0))
+                                pop3_port=pop3_port or 0,
+                                auth_service=AUTH_SERVICE.format(auth_port=auth_port)
+                                if auth_port else ""))
         self.pid = None
 
     def start(self, timeout=30):

@@ -2,10 +2,12 @@
 
 It runs from its own configuration directory in a temporary directory
 (``postfix -c DIR start``) with its own queue and data directories, listens
-on 127.0.0.1:listen_port only, has no local delivery, relays one domain to a
-fixed next hop (Pillarbox over SMTP or LMTP, or anything else), and logs to a
-file in the temporary directory (postlogd), so nothing under /etc/postfix,
-/var/spool/postfix or syslog is used or changed.
+on 127.0.0.1:listen_port only (or other loopback addresses: listen_hosts),
+has no local delivery, relays one domain to a fixed next hop (Pillarbox over
+SMTP or LMTP, or anything else) and/or acts as the final destination of
+some addresses (virtual mailboxes: maildirs in the temporary directory),
+and logs to a file in the temporary directory (postlogd), so nothing under
+/etc/postfix, /var/spool/postfix or syslog is used or changed.
 
 Needs root: the Postfix master must start as root and drops privileges to
 ``mail_owner`` (``postfix``) itself. Running as root also makes Postfix trust
@@ -18,6 +20,12 @@ need not even exist).
     pf.wait_queue_empty()
     print(pf.log())
     pf.stop()
+
+    # A remote MX on 127.0.0.2:25, final destination of bob@remote.test:
+    mx = PrivatePostfix(None, None, 25, listen_hosts=["127.0.0.2"],
+                        mailboxes=["bob@remote.test"]).start()
+    ...
+    print(mx.mailbox("bob@remote.test"))   # [raw message bytes, ...]
 """
 
 import atexit
@@ -63,7 +71,7 @@ data_directory = {data}
 mail_owner = postfix
 setgid_group = postdrop
 
-inet_interfaces = 127.0.0.1
+inet_interfaces = {interfaces}
 inet_protocols = ipv4
 myhostname = {myhostname}
 mydomain = relay.test
@@ -82,7 +90,7 @@ alias_maps =
 alias_database =
 relay_domains = {relay_domain}
 relay_recipient_maps =
-transport_maps = inline:{{ {relay_domain}={nexthop} }}
+transport_maps = {transport_maps}
 default_transport = error:outbound mail is disabled in this instance
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_recipient_restrictions =
@@ -101,13 +109,12 @@ queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 delay_warning_time = 0
-{extra}
+{virtual}{extra}
 """
 
 MASTER_CF = """\
 # service type  private unpriv  chroot  wakeup  maxproc command + args
-127.0.0.1:{port} inet n       -       n       -       -       smtpd
-pickup    unix  n       -       n       60      1       pickup
+{listen}pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
@@ -126,6 +133,7 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 lmtp      unix  -       -       n       -       -       lmtp
+virtual   unix  -       n       n       -       -       virtual
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
@@ -148,15 +156,27 @@ def _stop_all():
         pf.stop()
 
 
-def _wait_port(port, timeout):
+# Final delivery into maildirs (the `virtual` delivery agent), for an
+# instance acting as a remote domain's MX.
+VIRTUAL_CF = """\
+virtual_mailbox_domains = {domains}
+virtual_mailbox_base = {base}
+virtual_mailbox_maps = inline:{{ {maps} }}
+virtual_minimum_uid = 1
+virtual_uid_maps = static:{uid}
+virtual_gid_maps = static:{gid}
+"""
+
+
+def _wait_port(port, timeout, host="127.0.0.1"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            with socket.create_connection((host, port), timeout=1):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"private postfix: port {port} did not open")
+    raise RuntimeError(f"private postfix: {host}:{port} did not open")
 
 
 def _alive(pid):
@@ -178,22 +198,31 @@ def _alive(pid):
 class PrivatePostfix:
     """A Postfix instance of our own.
 
-    relay_domain: the domain relayed (e.g. "example.org").
+    relay_domain: the domain relayed (e.g. "example.org"), or None to relay
+        nothing.
     transport: "smtp" (to Pillarbox SMTP on 127.0.0.1), "lmtp" (to
         Pillarbox LMTP on 127.0.0.1), or a full Postfix next hop such as
-        "lmtp:inet:127.0.0.1:24024".
-    listen_port: the 127.0.0.1 port Postfix's smtpd listens on.
+        "lmtp:inet:127.0.0.1:24024"; None with relay_domain None.
+    listen_port: the port Postfix's smtpd listens on.
+    listen_hosts: the addresses it listens on (default 127.0.0.1 only);
+        other loopback addresses (127.0.0.2, ...) make it a remote MX.
+    mailboxes: addresses this instance is the final destination for: each
+        gets a maildir (see mailbox()); their domains become
+        virtual_mailbox_domains. Other recipients there are refused (550).
     nexthop_port: the port for "smtp"/"lmtp"; default: common.PORTS
         (the interop suite's Pillarbox), else 2525/2424.
     extra: more main.cf lines (a string), appended last (later wins).
     """
 
     def __init__(self, relay_domain="example.org", transport="smtp", listen_port=12025,
-                 nexthop_port=None, extra="", myhostname="mx.relay.test", keep=False):
+                 nexthop_port=None, extra="", myhostname="mx.relay.test", keep=False,
+                 listen_hosts=("127.0.0.1",), mailboxes=()):
         reason = available()
         if reason:
             raise RuntimeError(reason)
-        if transport == "smtp":
+        if relay_domain is None:
+            nexthop = None
+        elif transport == "smtp":
             nexthop = f"smtp:[127.0.0.1]:{nexthop_port or _pillarbox_ports()['smtp']}"
         elif transport == "lmtp":
             nexthop = f"lmtp:inet:127.0.0.1:{nexthop_port or _pillarbox_ports()['lmtp']}"
@@ -204,6 +233,8 @@ class PrivatePostfix:
         self.relay_domain = relay_domain
         self.nexthop = nexthop
         self.port = int(listen_port)
+        self.hosts = list(listen_hosts)
+        self.mailboxes = [m.lower() for m in mailboxes]
         self.keep = keep
         self.root = tempfile.mkdtemp(prefix="pillarbox-postfix-")
         # Postfix daemons run as the postfix user and must reach the queue.
@@ -214,13 +245,35 @@ class PrivatePostfix:
         self.maillog = os.path.join(self.root, "maillog")
         os.mkdir(self.config_dir, 0o755)
         os.mkdir(self.queue, 0o755)  # owned by root, as Postfix wants
+        self.vmail = os.path.join(self.root, "vmail")
+        virtual = ""
+        if self.mailboxes:
+            import pwd
+            pw = pwd.getpwnam("postfix")
+            os.mkdir(self.vmail, 0o700)
+            os.chown(self.vmail, pw.pw_uid, pw.pw_gid)  # the virtual agent writes as postfix
+            virtual = VIRTUAL_CF.format(
+                domains=", ".join(sorted({m.split("@")[1] for m in self.mailboxes})),
+                base=self.vmail, uid=pw.pw_uid, gid=pw.pw_gid,
+                maps=", ".join(f"{m}={self._maildir(m)}/" for m in self.mailboxes))
         with open(os.path.join(self.config_dir, "main.cf"), "w") as f:
             f.write(MAIN_CF.format(
                 queue=self.queue, data=self.data, myhostname=myhostname,
-                relay_domain=relay_domain, nexthop=nexthop,
+                relay_domain=relay_domain or "",
+                transport_maps=f"inline:{{ {relay_domain}={nexthop} }}" if nexthop else "",
+                # Postfix refuses inet_interfaces that no interface has
+                # (127.0.0.2 is routed to lo, not configured on it); the
+                # master.cf entries bind each listen host explicitly.
+                interfaces="127.0.0.1" if self.hosts == ["127.0.0.1"] else "loopback-only",
+                virtual=virtual,
                 maillog=self.maillog, root=self.root, extra=extra))
+        # Other listen addresses log as "postfix/HOST/smtpd", so a test
+        # can tell which address a client connected to.
+        listen = "".join(f"{h}:{self.port} inet n       -       n       -       -       smtpd"
+                         + ("" if h == "127.0.0.1" else f" -o syslog_name=postfix/{h}") + "\n"
+                         for h in self.hosts)
         with open(os.path.join(self.config_dir, "master.cf"), "w") as f:
-            f.write(MASTER_CF.format(port=self.port))
+            f.write(MASTER_CF.format(listen=listen))
         self.master_pid = None
 
     # -- lifecycle -------------------------------------------------------
@@ -241,7 +294,8 @@ class PrivatePostfix:
         _LIVE.add(self)
         self._postfix("start", timeout=timeout)
         self.master_pid = self._read_pid()
-        _wait_port(self.port, timeout)
+        for h in self.hosts:
+            _wait_port(self.port, timeout, h)
         return self
 
     def _read_pid(self):
@@ -294,7 +348,7 @@ class PrivatePostfix:
             recipients = [recipients]
         if isinstance(msg, str):
             msg = msg.encode()
-        with smtplib.SMTP("127.0.0.1", self.port, timeout=timeout) as s:
+        with smtplib.SMTP(self.hosts[0], self.port, timeout=timeout) as s:
             s.ehlo("client.remote.test")
             code, resp = s.mail(sender)
             if code != 250:
@@ -308,6 +362,27 @@ class PrivatePostfix:
                 raise smtplib.SMTPDataError(code, resp)
         m = re.search(rb"queued as ([0-9A-Za-z]+)", resp)
         return m.group(1).decode() if m else None
+
+    @staticmethod
+    def _maildir(address):
+        local, domain = address.split("@")
+        return f"{domain}/{local}"
+
+    def mailbox(self, address):
+        """The raw messages delivered to one of `mailboxes`, oldest first."""
+        md = os.path.join(self.vmail, self._maildir(address.lower()))
+        found = []
+        for sub in ("new", "cur"):
+            d = os.path.join(md, sub)
+            if os.path.isdir(d):
+                for name in os.listdir(d):
+                    path = os.path.join(d, name)
+                    found.append((os.stat(path).st_mtime_ns, name, path))
+        out = []
+        for _, _, path in sorted(found):
+            with open(path, "rb") as f:
+                out.append(f.read())
+        return out
 
     def queue_count(self):
         """Messages in the queue (incoming, active, deferred, hold, maildrop)."""

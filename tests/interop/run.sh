@@ -12,4 +12,8 @@ done
 # dkimpy comes from Debian (python3-dkim, python3-nacl): the system Python.
 echo "=== test_dkim.py"
 /usr/bin/python3 test_dkim.py -v || status=1
+# MX delivery through a test DNS server (python3-dnslib) to a private
+# Postfix on 127.0.0.2:25: the system Python too (dnslib, dkimpy).
+echo "=== test_mx.py"
+/usr/bin/python3 test_mx.py -v || status=1
 exit $status
