@@ -1,7 +1,7 @@
 //! The selected mailbox as one session sees it: sequence numbers ↔ UIDs,
 //! what it has reported, and synchronisation with the store.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use bytes::BytesMut;
@@ -62,6 +62,12 @@ pub struct Selected {
     /// The MODSEQ of each entry as last reported to (or set by) this
     /// session, parallel to `uids`; used to skip echoing our own changes.
     pub modseqs: Vec<ModSeq>,
+    /// The system flags of each message, parallel to `uids`, and the
+    /// keywords of those that have any: correct for every message whose
+    /// MODSEQ is at most `known_modseq` (the others are newer in the store).
+    /// FETCH of flags alone answers from these (see `commands::fetch::view`).
+    pub flags: Vec<Flags>,
+    pub msg_keywords: BTreeMap<Uid, Vec<String>>,
     /// Everything up to this MODSEQ is reflected in the view.
     pub known_modseq: ModSeq,
     /// UIDs expunged elsewhere but not yet reported (an expunge report was
@@ -196,6 +202,16 @@ impl Selected {
         }
     }
 
+    /// Sets the stored flags and keywords of the message at index `i`.
+    fn set_flags(&mut self, i: usize, entry: &Entry) {
+        self.flags[i] = entry.flags;
+        if entry.keywords.is_empty() {
+            self.msg_keywords.remove(&entry.uid);
+        } else {
+            self.msg_keywords.insert(entry.uid, entry.keywords.clone());
+        }
+    }
+
     /// Records that this session itself reported `entry` (STORE), so a
     /// later sync does not echo it.
     pub fn note_reported(&mut self, entry: &Entry) {
@@ -246,6 +262,12 @@ impl Selected {
             read_only,
             uids,
             modseqs: entries.iter().map(|e| e.modseq).collect(),
+            flags: entries.iter().map(|e| e.flags).collect(),
+            msg_keywords: entries
+                .iter()
+                .filter(|e| !e.keywords.is_empty())
+                .map(|e| (e.uid, e.keywords.clone()))
+                .collect(),
             known_modseq: mailbox.highest_modseq,
             pending_expunge: BTreeSet::new(),
             recent: recent.into_iter().collect(),
@@ -264,6 +286,8 @@ impl Selected {
         let i = self.uids.binary_search(&uid).ok()?;
         self.uids.remove(i);
         self.modseqs.remove(i);
+        self.flags.remove(i);
+        self.msg_keywords.remove(&uid);
         self.recent.remove(&uid);
         self.deleted.remove(&uid);
         self.saved_search.retain(|u| *u != uid);
@@ -372,13 +396,17 @@ impl Selected {
             if e.uid.0 > self.max_uid() {
                 self.uids.push(e.uid);
                 self.modseqs.push(e.modseq);
+                self.flags.push(e.flags);
+                self.set_flags(self.uids.len() - 1, e);
                 added += 1;
-            } else if let Ok(i) = self.uids.binary_search(&e.uid)
-                && e.modseq > self.modseqs[i]
-                && !self.pending_expunge.contains(&e.uid)
-            {
-                self.modseqs[i] = e.modseq;
-                updates.push((i as u32 + 1, e.clone()));
+            } else if let Ok(i) = self.uids.binary_search(&e.uid) {
+                // The view's flags follow the store up to `high`, reported
+                // or not (our own STORE, or a message about to be expunged).
+                self.set_flags(i, e);
+                if e.modseq > self.modseqs[i] && !self.pending_expunge.contains(&e.uid) {
+                    self.modseqs[i] = e.modseq;
+                    updates.push((i as u32 + 1, e.clone()));
+                }
             }
         }
         self.known_modseq = high;

@@ -13,6 +13,7 @@ mod body;
 mod decode;
 mod preview;
 mod stream;
+mod view;
 mod write;
 
 use std::collections::VecDeque;
@@ -50,6 +51,7 @@ pub(crate) async fn run(
                 account: parts.account,
                 plan: parts.plan,
                 queue: parts.queue,
+                view: parts.view,
                 seen_set: parts.seen_set,
                 missing: parts.missing,
                 rest: VecDeque::new(),
@@ -90,6 +92,7 @@ struct Started {
     account: AccountId,
     plan: Plan,
     queue: VecDeque<(u32, pillarbox_store::Entry)>,
+    view: Option<view::ViewFetch>,
     seen_set: Vec<Uid>,
     missing: bool,
 }
@@ -279,10 +282,19 @@ async fn prepare(
         account,
         plan,
         queue: VecDeque::new(),
+        view: None,
         seen_set: Vec::new(),
         missing: false,
     };
     if targets.is_empty() {
+        return Ok(started);
+    }
+    if started.plan.view_only() {
+        let (v, missing) = view::prepare(&started.cx.store, account, sel, targets)
+            .await
+            .map_err(|e| Completion::store(&e))?;
+        started.view = Some(v);
+        started.missing = missing;
         return Ok(started);
     }
     let (cx, plan) = (&started.cx, &started.plan);

@@ -19,6 +19,7 @@ use pillarbox_store::{AccountId, Entry, Uid};
 use tracing::warn;
 
 use super::body::{Msg, read_range};
+use super::view::{self, ViewFetch};
 use super::write::{EAGER, Resp, Segment, write_message};
 use super::{Cx, Plan, failed};
 use crate::commands::Completion;
@@ -39,6 +40,8 @@ pub(crate) struct FetchStream {
     pub(super) plan: Plan,
     /// The messages still to answer, with their sequence numbers.
     pub(super) queue: VecDeque<(u32, Entry)>,
+    /// A FETCH of flags only, answered from the view instead of `queue`.
+    pub(super) view: Option<ViewFetch>,
     /// Messages this FETCH set `\Seen` on (their flags are reported).
     pub(super) seen_set: Vec<Uid>,
     /// Some requested messages were expunged elsewhere.
@@ -73,6 +76,13 @@ impl FetchStream {
 
 /// Appends the next chunk of the response to `out`.
 pub(crate) async fn step(st: &mut FetchStream, sel: &mut Selected, out: &mut BytesMut) -> Step {
+    if let Some(v) = &mut st.view {
+        return if view::step(v, &st.plan, st.cx.enabled, sel, out) {
+            Step::Done(st.completion())
+        } else {
+            Step::More
+        };
+    }
     while out.len() < CHUNK {
         if let Some(seg) = st.rest.pop_front() {
             match seg {
@@ -156,7 +166,7 @@ mod tests {
 
     use bytes::BytesMut;
     use pillarbox_session::Session;
-    use pillarbox_store::{Flags, NewMessage};
+    use pillarbox_store::{FlagChange, FlagOp, Flags, NewMessage, Uid};
 
     use super::{CHUNK, EAGER};
     use crate::commands::append::harness::Harness;
@@ -243,6 +253,77 @@ mod tests {
         assert_eq!(text.matches(" FETCH (FLAGS () BODY[] {").count(), 300);
         assert!(text.starts_with("* 1 FETCH "));
         assert!(text.ends_with(")\r\na OK FETCH completed\r\n"));
+    }
+
+    /// FETCH of flags only answers from the view (plus what changed
+    /// since its last sync) in bounded chunks, exactly as reading every
+    /// entry from the store does.
+    #[tokio::test]
+    async fn flags_only_fetch_streams_from_the_view_like_the_store() {
+        let mut h = Harness::new(None).await;
+        for _ in 0..2500 {
+            put(&h, b"Subject: s\r\n\r\nx\r\n".to_vec()).await;
+        }
+        let inbox = h
+            .store
+            .mailbox_by_name(h.account, "INBOX")
+            .await
+            .unwrap()
+            .unwrap();
+        let change = |flags, kw: &[&str]| FlagChange {
+            op: FlagOp::Add,
+            flags,
+            keywords: kw.iter().map(|k| k.to_string()).collect(),
+        };
+        let uids = |r: std::ops::Range<u32>| r.map(Uid).collect::<Vec<_>>();
+        // Changed before the SELECT: in the view.
+        h.store
+            .store_flags(
+                h.account,
+                inbox.id,
+                &uids(1..300),
+                change(Flags::SEEN, &["$a"]),
+                None,
+            )
+            .await
+            .unwrap();
+        h.send("s SELECT INBOX\r\nc FETCH 1 MODSEQ\r\n").await;
+        // Changed by "another session" after it: read at the FETCH.
+        h.store
+            .store_flags(
+                h.account,
+                inbox.id,
+                &uids(200..400),
+                change(Flags::FLAGGED, &["$b"]),
+                None,
+            )
+            .await
+            .unwrap();
+        let (calls, _) = drive(&mut h, "a FETCH 1:* (UID FLAGS MODSEQ)\r\n").await;
+        assert!(calls.len() >= 2, "{} calls", calls.len());
+        let fast = String::from_utf8(calls.concat()).unwrap();
+        assert!(fast.contains("* 250 FETCH (UID 250 FLAGS (\\Seen \\Flagged $a $b) MODSEQ ("));
+        // The same through the store-reading path (INTERNALDATE needs the
+        // entries), with that item removed.
+        let (calls, _) = drive(&mut h, "b FETCH 1:* (UID FLAGS MODSEQ INTERNALDATE)\r\n").await;
+        let slow = String::from_utf8(calls.concat())
+            .unwrap()
+            .replace(" INTERNALDATE \" 1-Jan-1970 00:00:00 +0000\"", "")
+            .replace("b OK", "a OK");
+        // The new keyword $b is announced at the end of the first one.
+        let fetches = |t: &str| {
+            t.lines()
+                .filter(|l| l.contains(" FETCH ("))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fetches(&fast).len(), 2500);
+        for (f, s) in fetches(&fast).iter().zip(fetches(&slow).iter()) {
+            assert_eq!(f, s);
+        }
+        assert_eq!(fetches(&slow).len(), 2500);
+        assert!(fast.ends_with("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $a $b \\*)] Flags permitted\r\na OK FETCH completed\r\n"), "{}", &fast[fast.len() - 300..]);
+        assert!(slow.ends_with(")\r\na OK FETCH completed\r\n"));
     }
 
     #[tokio::test]
