@@ -10,6 +10,7 @@ Replies, by recipient local part:
 down for a while). A message is counted once its final 250 is sent."""
 
 import collections
+import socket
 import socketserver
 import threading
 import time
@@ -25,14 +26,20 @@ class Sink:
         self.commands = []  # MAIL/RCPT lines as received
         self.messages = []  # (rcpts, data) per accepted message
         self.seen = set()
+        self.open = set()  # sockets of the sessions under way
         sink = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
+                with sink.lock:
+                    sink.open.add(self.connection)
                 try:
                     sink._session(self.rfile, self.wfile)
                 except (OSError, ValueError):
                     pass  # the client went away (e.g. killed)
+                finally:
+                    with sink.lock:
+                        sink.open.discard(self.connection)
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
@@ -46,6 +53,17 @@ class Sink:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+    def hang_up(self):
+        """Closes every open session, as a server's idle timeout would
+        (a client's cached connections go dead)."""
+        with self.lock:
+            conns = list(self.open)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def total(self):
         with self.lock:

@@ -204,7 +204,11 @@ class QueueTests(unittest.TestCase):
             self.assertIn("Original-Recipient: rfc822;ok@sink.example", status)
 
             # A server offering DSN gets the parameters and no notice is sent.
+            # Capabilities are per connection: the sink hangs up the cached
+            # one (without DSN), and the queue must notice and connect anew
+            # without losing or doubling the message.
             sink.dsn = True
+            sink.hang_up()
             submit("passed on", ["ok2@sink.example"], mid="<passed@example.org>",
                    mail_options=["RET=HDRS", "ENVID=e2"],
                    rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;ok2@sink.example"])

@@ -27,7 +27,8 @@
 //!   are signed as absent (§5.4.2), so they cannot be added either.
 //! - Keys are read from the store for every message (one indexed read), so
 //!   a key added by `pillarbox domain dkim` while the server runs signs
-//!   the next message. A domain without keys sends unsigned mail, logged
+//!   the next message. Parsed keys are cached by name and DER (ring
+//!   validates an RSA key on parsing, which costs more than a signature). A domain without keys sends unsigned mail, logged
 //!   once per domain and process.
 
 mod keys;

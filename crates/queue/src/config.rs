@@ -33,6 +33,17 @@ pub struct QueueConfig {
     /// require valid certificates (a failing handshake then falls back to
     /// plaintext delivery, as without STARTTLS).
     pub verify_certificates: bool,
+    /// Connection reuse, as Postfix's connection cache: after a
+    /// transaction the connection stays open this many seconds for the
+    /// next message to the same server (address, port and TLS name),
+    /// which then starts with MAIL FROM (RSET first if the previous
+    /// transaction did not end cleanly, RFC 5321 §4.1.1.5). Expired
+    /// connections are closed with QUIT; at most `concurrency` are kept.
+    /// 0 disables reuse (one connection per delivery). Default: 2.
+    pub connection_idle_secs: u64,
+    /// How many transactions one connection carries before it is closed.
+    /// Default: 100.
+    pub connection_max_transactions: u32,
     /// Routes overriding MX lookup: mail for `domain` goes to `host:port`.
     /// `domain = "*"` is the smarthost (relayhost) for every other domain.
     /// Example:
@@ -54,6 +65,8 @@ impl Default for QueueConfig {
             concurrency: 16,
             poll_interval_secs: 15,
             verify_certificates: false,
+            connection_idle_secs: 2,
+            connection_max_transactions: 100,
             routes: Vec::new(),
         }
     }

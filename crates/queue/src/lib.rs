@@ -44,14 +44,21 @@
 //! without one, or when it fails, they go out unsigned. The messages the
 //! queue relays were signed at submission and are sent as stored.
 //!
+//! Connections are reused ([`pool`]): after a transaction a usable
+//! connection stays idle for `connection_idle_secs` (by the injected
+//! clock) for the next message to the same address and TLS name, up to
+//! `connection_max_transactions` transactions; a cached connection found
+//! dead before MAIL was accepted is replaced at once, without counting an
+//! attempt.
+//!
 //! Not yet: MTA-STS/DANE policies, per-destination
-//! connection limits and connection reuse, SMTPUTF8/8BITMIME parameters
-//! on MAIL FROM.
+//! connection limits, SMTPUTF8/8BITMIME parameters on MAIL FROM.
 
 mod client;
 mod config;
 pub mod dsn;
 pub mod mx;
+mod pool;
 mod sign;
 
 use std::collections::BTreeMap;
@@ -94,6 +101,8 @@ pub struct Queue {
     resolver: MxResolver,
     tls: TlsConnector,
     wake: Notify,
+    /// Idle connections kept for the next message to the same server.
+    pool: pool::Pool,
     /// Signs notices; set once by the server at startup.
     signer: std::sync::OnceLock<Arc<dyn NoticeSigner>>,
 }
@@ -191,10 +200,17 @@ impl Queue {
         let resolver = MxResolver::new(dns)?;
         let tls = mail_send::smtp::tls::build_tls_connector(!config.verify_certificates)
             .map_err(QueueError::Tls)?;
+        let pool = pool::Pool::new(
+            config.connection_idle_secs,
+            config.connection_max_transactions,
+            config.concurrency,
+            clock.clone(),
+        );
         Ok(Arc::new(Queue {
             store,
             config,
             clock,
+            pool,
             resolver,
             tls,
             wake: Notify::new(),
@@ -284,12 +300,22 @@ impl Queue {
             if full {
                 continue;
             }
+            // Wake in time to close idle connections as they expire.
+            let wait = if self.pool.is_empty() {
+                poll
+            } else {
+                poll.min(self.pool.idle_for())
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
+            self.pool.sweep();
         }
+        // After the attempts under way finished (they were awaited by
+        // the pass): QUIT the cached connections, within 2 s.
+        self.pool.close_all().await;
     }
 
     fn batch(&self) -> usize {
@@ -305,6 +331,7 @@ impl Queue {
 
     /// [`Queue::run_due`], starting no item once `stop` is cancelled.
     async fn pass(&self, stop: Option<&CancellationToken>) -> Result<usize, StoreError> {
+        self.pool.sweep();
         let due = self.store.queue_due(self.now(), self.batch()).await?;
         let n = due.len();
         let stopped = move || stop.is_some_and(CancellationToken::is_cancelled);
@@ -524,7 +551,7 @@ impl Queue {
         let mut last = String::from("no server to try");
         for (name, addrs) in &targets {
             for addr in addrs {
-                let mut attempt = client::Attempt {
+                let attempt = client::Attempt {
                     addr: *addr,
                     server_name: name,
                     helo: &self.config.hostname,
@@ -535,17 +562,8 @@ impl Queue {
                     recipients: &params,
                     message,
                 };
-                match client::deliver(&attempt).await {
-                    Ok(d) => return (d.outcomes, d.dsn, Some(name.clone())),
-                    Err(client::HostFailure(e)) if e.starts_with("STARTTLS") => {
-                        // RFC 7435: opportunistic; try again in plaintext.
-                        tracing::info!(%addr, error = %e, "STARTTLS failed; retrying in plaintext");
-                        attempt.tls = None;
-                        match client::deliver(&attempt).await {
-                            Ok(d) => return (d.outcomes, d.dsn, Some(name.clone())),
-                            Err(client::HostFailure(e)) => last = e,
-                        }
-                    }
+                match self.deliver_to(&attempt).await {
+                    Ok((outcomes, dsn)) => return (outcomes, dsn, Some(name.clone())),
                     Err(client::HostFailure(e)) => {
                         tracing::info!(%addr, error = %e, "server unusable; trying the next");
                         last = e;
@@ -554,6 +572,59 @@ impl Queue {
             }
         }
         all(RcptOutcome::Deferred(last))
+    }
+
+    /// One transaction with one server address: on a cached connection
+    /// when there is one, else on a new one; the connection is cached
+    /// again afterwards when still usable. A cached connection found dead
+    /// before the transaction began (RSET or MAIL: I/O error, EOF, `421`)
+    /// is replaced by a new one at once, which counts as no attempt:
+    /// nothing was delivered on it. Errors after the content was sent are
+    /// never retried here (unknown outcome: deferred).
+    async fn deliver_to(
+        &self,
+        attempt: &client::Attempt<'_>,
+    ) -> Result<(Vec<RcptOutcome>, bool), client::HostFailure> {
+        let key = pool::Key::new(attempt.addr, attempt.server_name);
+        let n = attempt.recipients.len();
+        if let Some(mut session) = self.pool.take(&key) {
+            tracing::debug!(
+                addr = %attempt.addr,
+                tls = session.tls,
+                transactions = session.transactions,
+                "reusing a cached connection"
+            );
+            match session.transaction(attempt).await {
+                client::Tx::Done(outcomes) => {
+                    let dsn = session.dsn;
+                    self.pool.put(key, session);
+                    return Ok((outcomes, dsn));
+                }
+                client::Tx::NotStarted(why) => {
+                    tracing::info!(addr = %attempt.addr, reason = ?why, "cached connection unusable; connecting anew");
+                }
+            }
+        }
+        let mut session = match client::Session::open(attempt).await {
+            Ok(s) => s,
+            Err(client::HostFailure(e)) if e.starts_with("STARTTLS") => {
+                // RFC 7435: opportunistic; try again in plaintext.
+                tracing::info!(addr = %attempt.addr, error = %e, "STARTTLS failed; retrying in plaintext");
+                let plain = client::Attempt {
+                    tls: None,
+                    ..*attempt
+                };
+                client::Session::open(&plain).await?
+            }
+            Err(e) => return Err(e),
+        };
+        let dsn = session.dsn;
+        let outcomes = match session.transaction(attempt).await {
+            client::Tx::Done(outcomes) => outcomes,
+            client::Tx::NotStarted(o) => vec![o; n],
+        };
+        self.pool.put(key, session);
+        Ok((outcomes, dsn))
     }
 
     /// RFC 3461 §5.2.3: a `delivered` notice to `reverse_path` for the
