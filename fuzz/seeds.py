@@ -27,8 +27,12 @@ def write(target, name, data):
 
 tdir = os.path.join(REPO, "crates", "testkit", "transcripts")
 for proto, prefixes in [
-    ("imap", {"imap_command": [b"\x02\x00", b"\x13\x01", b"\x01\x02"]}),
-    ("pop3", {"pop3_command": [b"\x00", b"\x01"]}),
+    ("imap", {"imap_command": [b"\x02\x00", b"\x13\x01", b"\x01\x02"],
+              # [state, split]: as written (they log in themselves), and
+              # selected (their LOGIN then fails, the rest runs on INBOX).
+              "imap_session": [b"\x00\x00", b"\x10\x01", b"\x02\x02"]}),
+    ("pop3", {"pop3_command": [b"\x00", b"\x01"],
+              "pop3_session": [b"\x00\x00", b"\x10\x01", b"\x01\x02"]}),
     ("smtp", {"smtp_session": [b"\x00\x00", b"\x00\x01"]}),
     ("lmtp", {"smtp_session": [b"\x01\x00"]}),
     ("submission", {"smtp_session": [b"\x02\x00", b"\x12\x03"]}),

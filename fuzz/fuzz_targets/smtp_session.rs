@@ -117,6 +117,7 @@ fuzz_target!(|data: &[u8]| {
     let tls = (flags & 0x10 != 0).then(|| TlsInfo {
         protocol: "TLSv1.3".into(),
         cipher: "TLS13_AES_128_GCM_SHA256".into(),
+        ..TlsInfo::default()
     });
     let conn = ConnInfo {
         session_id: 1,
@@ -150,6 +151,7 @@ fuzz_target!(|data: &[u8]| {
                     session.tls_established(TlsInfo {
                         protocol: "TLSv1.3".into(),
                         cipher: "TLS13_AES_128_GCM_SHA256".into(),
+                        ..TlsInfo::default()
                     });
                 }
             }
