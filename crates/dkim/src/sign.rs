@@ -110,30 +110,29 @@ impl<K: SigningKey> SigningKey for Shared<K> {
 
 /// One `DKIM-Signature:` field (CRLF-terminated) by `key` for `message`.
 fn signature(key: &DkimKey, parsed: &ParsedKey, message: &[u8]) -> Result<String, DkimError> {
-    let crypto = |e: mail_auth::Error| DkimError::Crypto(e.to_string());
+    match parsed {
+        ParsedKey::Ed25519(k) => sign_with(Shared(k.clone()), key, message),
+        ParsedKey::Rsa(k) => sign_with(Shared(k.clone()), key, message),
+    }
+}
+
+/// [`signature`] for one key type.
+fn sign_with<K: SigningKey>(
+    signing: K,
+    key: &DkimKey,
+    message: &[u8],
+) -> Result<String, DkimError> {
     // RFC 6376 §3.4: relaxed/relaxed survives the usual whitespace and
     // folding changes of relays.
-    let header = match parsed {
-        ParsedKey::Ed25519(k) => DkimSigner::from_key(Shared(k.clone()))
-            .domain(&key.domain)
-            .selector(&key.selector)
-            .headers(SIGNED_HEADERS.iter().copied())
-            .header_canonicalization(Canonicalization::Relaxed)
-            .body_canonicalization(Canonicalization::Relaxed)
-            .sign(message)
-            .map_err(crypto)?
-            .to_header(),
-        ParsedKey::Rsa(k) => DkimSigner::from_key(Shared(k.clone()))
-            .domain(&key.domain)
-            .selector(&key.selector)
-            .headers(SIGNED_HEADERS.iter().copied())
-            .header_canonicalization(Canonicalization::Relaxed)
-            .body_canonicalization(Canonicalization::Relaxed)
-            .sign(message)
-            .map_err(crypto)?
-            .to_header(),
-    };
-    Ok(header)
+    Ok(DkimSigner::from_key(signing)
+        .domain(&key.domain)
+        .selector(&key.selector)
+        .headers(SIGNED_HEADERS.iter().copied())
+        .header_canonicalization(Canonicalization::Relaxed)
+        .body_canonicalization(Canonicalization::Relaxed)
+        .sign(message)
+        .map_err(|e| DkimError::Crypto(e.to_string()))?
+        .to_header())
 }
 
 /// The newest key of each algorithm (keys come oldest first).
