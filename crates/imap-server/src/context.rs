@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use pillarbox_message::spool::{SpillFile, Spool};
 use pillarbox_sasl::{AuthLimits, AuthThrottle};
 use pillarbox_session::SharedClock;
 use pillarbox_store::{AccountId, Store};
@@ -21,6 +22,8 @@ pub struct ImapContext {
     /// Failed-authentication counts, shared with the other protocols when
     /// set by [`ImapContext::set_auth_throttle`].
     throttle: OnceLock<Arc<AuthThrottle>>,
+    /// Where APPEND data past 1 MiB is spooled (see [`ImapContext::set_spool_file`]).
+    spool_file: OnceLock<SpillFile>,
 }
 
 impl std::fmt::Debug for ImapContext {
@@ -40,7 +43,24 @@ impl ImapContext {
             sessions: Mutex::new(HashMap::new()),
             recent: RecentClaims::default(),
             throttle: OnceLock::new(),
+            spool_file: OnceLock::new(),
         })
+    }
+
+    /// Spools APPEND data past 1 MiB to the file `open` gives instead of an
+    /// anonymous temporary file (tests inject `/dev/full`). Only before the
+    /// first APPEND; returns false if already set.
+    pub fn set_spool_file(&self, open: SpillFile) -> bool {
+        self.spool_file.set(open).is_ok()
+    }
+
+    /// A spool for one message of at most `max_size` octets.
+    pub(crate) fn spool(&self, max_size: u64) -> Spool {
+        let spool = Spool::new(max_size);
+        match self.spool_file.get() {
+            Some(open) => spool.spilling_to(*open),
+            None => spool,
+        }
     }
 
     /// Uses `throttle` (normally the server's one, shared by all protocols)

@@ -11,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use pillarbox_imap_server::{ImapConfig, ImapContext, ImapSession};
-use pillarbox_session::{ConnInfo, Control, ManualClock, Session, TlsInfo};
+use pillarbox_session::{Clock, ConnInfo, Control, ManualClock, Session, TlsInfo};
 use pillarbox_store::fault::{Fault, FaultyStore, Op};
 use pillarbox_store::sqlite::SqliteStore;
 use pillarbox_store::{AccountId, DeliveryTarget, Flags, MailStore, NewMessage, StoredCredentials};
@@ -37,6 +37,11 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with_delay(0).await
+}
+
+/// `auth_failure_delay_ms` as given; the clock is a [`ManualClock`].
+async fn harness_with_delay(auth_failure_delay_ms: u64) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(dir.path()).unwrap();
     sqlite.create_domain("example.org").await.unwrap();
@@ -67,7 +72,7 @@ async fn harness() -> Harness {
         UNIX_EPOCH + Duration::from_secs(1_767_225_600),
     ));
     let config = ImapConfig {
-        auth_failure_delay_ms: 0,
+        auth_failure_delay_ms,
         max_auth_failures: 100,
         ..ImapConfig::default()
     };
@@ -144,6 +149,33 @@ async fn inbox(h: &Harness) -> Vec<pillarbox_store::Entry> {
 }
 
 // --- store faults ---
+
+#[tokio::test]
+async fn disk_full_while_spooling_a_large_append_is_no_unavailable() {
+    let h = harness().await;
+    // APPEND data past 1 MiB goes to a temporary file, here on a full disk.
+    assert!(h.ctx.set_spool_file(|| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/full")
+    }));
+    let mut c = Client::logged_in(&h).await;
+    let message = format!("Subject: big\r\n\r\n{}", "x".repeat(1100 * 1024));
+    let out = c
+        .raw(format!("c APPEND INBOX {{{}+}}\r\n{message}\r\n", message.len()).as_bytes())
+        .await;
+    assert!(
+        out.ends_with("c NO [UNAVAILABLE] Server storage full, try again later\r\n"),
+        "{out}"
+    );
+    assert_eq!(inbox(&h).await.len(), 3);
+    // Small messages stay in memory and still get through.
+    let out = c
+        .raw(b"d APPEND INBOX {23+}\r\nSubject: new\r\n\r\nhello\r\n\r\n")
+        .await;
+    assert!(out.contains("d OK [APPENDUID "), "{out}");
+}
 
 #[tokio::test]
 async fn append_on_a_full_disk_is_no_unavailable_and_stores_nothing() {
@@ -270,6 +302,25 @@ async fn failed_logins_from_one_address_are_throttled_with_a_growing_delay() {
     let mut other = Client::connect(&h, "203.0.113.5:999").await;
     let r = other.cmd("i", "LOGIN alice@example.org wrong").await;
     assert!(r.starts_with("i NO [AUTHENTICATIONFAILED]"), "{r}");
+}
+
+#[tokio::test]
+async fn each_failed_login_waits_the_configured_delay_on_the_clock() {
+    let h = harness_with_delay(1500).await;
+    let t0 = h.clock.now();
+    let waited = || h.clock.now().duration_since(t0).unwrap();
+    let mut c = Client::connect(&h, "198.51.100.7:1234").await;
+    let r = c.cmd("a", "LOGIN alice@example.org wrong").await;
+    assert!(r.starts_with("a NO [AUTHENTICATIONFAILED]"), "{r}");
+    assert_eq!(waited(), Duration::from_millis(1500));
+    // An unknown account waits just as long.
+    let r = c.cmd("b", "LOGIN nobody@example.org wrong").await;
+    assert!(r.starts_with("b NO [AUTHENTICATIONFAILED]"), "{r}");
+    assert_eq!(waited(), Duration::from_millis(3000));
+    // Success costs nothing.
+    let r = c.cmd("c", "LOGIN alice@example.org secret").await;
+    assert!(r.starts_with("c OK "), "{r}");
+    assert_eq!(waited(), Duration::from_millis(3000));
 }
 
 #[tokio::test]

@@ -21,6 +21,20 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 /// Bytes kept in memory before spilling to a temporary file.
 pub const DEFAULT_MEMORY_LIMIT: usize = 1024 * 1024;
 
+/// Opens the file a spool spills to: by default an anonymous temporary
+/// file ([`tempfile::tempfile`], in `$TMPDIR`). Servers let tests inject
+/// another (`/dev/full` to see a full disk).
+pub type SpillFile = fn() -> io::Result<File>;
+
+/// Whether an I/O error means the disk (or a file system quota) is full:
+/// a temporary condition, answered as such (SMTP `452 4.3.1`).
+pub fn is_storage_full(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
+
 /// Why a [`Spool::write`] failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -46,7 +60,8 @@ enum Storage {
 enum Status {
     Ok,
     TooLarge,
-    Failed,
+    /// An I/O error of this kind happened; the data is incomplete.
+    Failed(io::ErrorKind),
 }
 
 /// A message being received, bounded in size and in memory.
@@ -57,6 +72,7 @@ pub struct Spool {
     len: u64,
     storage: Storage,
     status: Status,
+    spill_file: SpillFile,
 }
 
 impl Spool {
@@ -74,7 +90,14 @@ impl Spool {
             len: 0,
             storage: Storage::Memory(Vec::new()),
             status: Status::Ok,
+            spill_file: tempfile::tempfile,
         }
+    }
+
+    /// Spills to the file `spill_file` opens instead of a temporary file.
+    pub fn spilling_to(mut self, spill_file: SpillFile) -> Spool {
+        self.spill_file = spill_file;
+        self
     }
 
     /// Appends data. Fails with [`SpoolError::TooLarge`] once the total
@@ -85,8 +108,9 @@ impl Spool {
         match self.status {
             Status::Ok => {}
             Status::TooLarge => return Err(self.too_large()),
-            Status::Failed => {
-                return Err(SpoolError::Io(io::Error::other(
+            Status::Failed(kind) => {
+                return Err(SpoolError::Io(io::Error::new(
+                    kind,
                     "spool failed earlier; data incomplete",
                 )));
             }
@@ -101,21 +125,21 @@ impl Spool {
                 buf.extend_from_slice(data);
                 Ok(())
             }
-            Storage::Memory(buf) => Self::spill(buf, data).map(|file| {
+            Storage::Memory(buf) => Self::spill(self.spill_file, buf, data).map(|file| {
                 self.storage = Storage::File(file);
             }),
             Storage::File(file) => file.write_all(data),
             Storage::Dropped => Ok(()),
         };
         result.map_err(|e| {
-            self.status = Status::Failed;
+            self.status = Status::Failed(e.kind());
             self.storage = Storage::Dropped;
             SpoolError::Io(e)
         })
     }
 
-    fn spill(buf: &[u8], data: &[u8]) -> io::Result<File> {
-        let mut file = tempfile::tempfile()?;
+    fn spill(open: SpillFile, buf: &[u8], data: &[u8]) -> io::Result<File> {
+        let mut file = open()?;
         file.write_all(buf)?;
         file.write_all(data)?;
         Ok(file)
@@ -140,6 +164,15 @@ impl Spool {
         self.status == Status::TooLarge
     }
 
+    /// The I/O error that made the spool fail, if one did (a fresh error
+    /// of the same kind: the data is incomplete).
+    pub fn failure(&self) -> Option<io::Error> {
+        match self.status {
+            Status::Failed(kind) => Some(io::Error::new(kind, "spool failed; data incomplete")),
+            _ => None,
+        }
+    }
+
     /// Whether the data was spilled to a temporary file.
     pub fn is_on_disk(&self) -> bool {
         matches!(self.storage, Storage::File(_))
@@ -156,7 +189,9 @@ impl Spool {
                     self.too_large(),
                 ));
             }
-            Status::Failed => return Err(io::Error::other("spool failed; data incomplete")),
+            Status::Failed(kind) => {
+                return Err(io::Error::new(kind, "spool failed; data incomplete"));
+            }
         }
         match self.storage {
             Storage::Memory(buf) => Ok(buf),
@@ -210,6 +245,32 @@ mod tests {
         let bytes = s.into_bytes().unwrap();
         assert_eq!(bytes.len(), DEFAULT_MEMORY_LIMIT + 1);
         assert_eq!(bytes.last(), Some(&b'b'));
+    }
+
+    fn dev_full() -> io::Result<File> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/full")
+    }
+
+    #[test]
+    fn a_full_disk_is_reported_as_such_to_the_end() {
+        let mut s = Spool::with_memory_limit(1 << 20, 16).spilling_to(dev_full);
+        s.write(b"fits in memory").unwrap();
+        let Err(SpoolError::Io(e)) = s.write(b" but this spills to a full disk") else {
+            panic!("the spill should fail");
+        };
+        assert!(is_storage_full(&e), "{e:?}");
+        // Later writes and the final read keep saying why.
+        let Err(SpoolError::Io(e)) = s.write(b"more") else {
+            panic!("a failed spool stays failed");
+        };
+        assert!(is_storage_full(&e), "{e:?}");
+        assert!(s.failure().is_some_and(|e| is_storage_full(&e)));
+        let e = s.into_bytes().unwrap_err();
+        assert!(is_storage_full(&e), "{e:?}");
+        assert!(!is_storage_full(&io::Error::other("other")));
     }
 
     #[test]

@@ -249,7 +249,7 @@ impl Pop3Session {
         );
         let delay = self.ctx.config.auth_failure_delay_ms;
         if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
+            self.ctx.clock.sleep(Duration::from_millis(delay)).await;
         }
         if self.auth_failures >= self.ctx.config.max_auth_failures {
             let _ = self.reply_err(Pop3Error::TooManyAuthFailures, out);

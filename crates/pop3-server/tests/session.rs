@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use harness::{Harness, test_config, tls_info};
 use pillarbox_pop3_server::Pop3Config;
-use pillarbox_session::{Control, Session};
+use pillarbox_session::{Clock, Control, Session};
 use pillarbox_store::fault::{Fault, Op};
 
 const MSG1: &[u8] = b"From: bob@example.net\r\nTo: alice@example.org\r\nSubject: one\r\n\r\nHello\r\n.hidden dot\r\n..two dots\r\n.\r\nlast line\r\n";
@@ -642,6 +642,29 @@ fn config_deserialises_with_defaults_and_rejects_unknown_fields() {
         toml::from_str::<Pop3Config>("").unwrap(),
         Pop3Config::default()
     );
+}
+
+#[tokio::test]
+async fn each_failed_login_waits_the_configured_delay_on_the_clock() {
+    let mut h = Harness::new(Pop3Config {
+        auth_failure_delay_ms: 1500,
+        max_auth_failures: 100,
+        ..test_config()
+    })
+    .await;
+    h.add_user("alice@example.org").await;
+    let t0 = h.clock.now();
+    let waited = |h: &Harness| h.clock.now().duration_since(t0).unwrap();
+    let mut c = h.client(true).await;
+    c.cmd("USER alice@example.org").await;
+    assert_eq!(
+        c.cmd("PASS wrong").await,
+        "-ERR [AUTH] Authentication failed\r\n"
+    );
+    assert_eq!(waited(&h), Duration::from_millis(1500));
+    c.cmd("USER alice@example.org").await;
+    assert!(c.cmd("PASS secret").await.starts_with("+OK "));
+    assert_eq!(waited(&h), Duration::from_millis(1500));
 }
 
 #[tokio::test]

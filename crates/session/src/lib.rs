@@ -231,7 +231,16 @@ impl PaceTimer {
 /// The source of wall-clock time, injected so tests control it.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> std::time::SystemTime;
+
+    /// Waits `duration` on this clock: the real clock sleeps (a tokio
+    /// timer, so the task yields); [`ManualClock`] moves itself forward by
+    /// `duration` and returns at once, so a test sees the wait without
+    /// spending it.
+    fn sleep(&self, duration: Duration) -> Sleep;
 }
+
+/// The future returned by [`Clock::sleep`].
+pub type Sleep = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// The real clock.
 #[derive(Debug, Default, Clone, Copy)]
@@ -240,6 +249,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> std::time::SystemTime {
         std::time::SystemTime::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(duration))
     }
 }
 
@@ -260,6 +273,11 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> std::time::SystemTime {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        self.advance(duration);
+        Box::pin(std::future::ready(()))
     }
 }
 

@@ -85,6 +85,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use pillarbox_delivery::Delivery;
 use pillarbox_dkim::Signer;
+use pillarbox_message::spool::{SpillFile, Spool};
 use pillarbox_queue::Queue;
 use pillarbox_sasl::{AuthLimits, AuthThrottle};
 use pillarbox_session::SharedClock;
@@ -119,6 +120,8 @@ pub struct SmtpContext {
     transactions: AtomicU64,
     /// Failed-AUTH counts (see [`SmtpContext::set_auth_throttle`]).
     throttle: std::sync::OnceLock<Arc<AuthThrottle>>,
+    /// Where message data past 1 MiB is spooled (see [`SmtpContext::set_spool_file`]).
+    spool_file: std::sync::OnceLock<SpillFile>,
 }
 
 impl std::fmt::Debug for SmtpContext {
@@ -172,7 +175,24 @@ impl SmtpContext {
             clock,
             transactions: AtomicU64::new(0),
             throttle: std::sync::OnceLock::new(),
+            spool_file: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Spools message data past 1 MiB to the file `open` gives instead of
+    /// an anonymous temporary file (tests inject `/dev/full`). Only before
+    /// the first message; returns false if already set.
+    pub fn set_spool_file(&self, open: SpillFile) -> bool {
+        self.spool_file.set(open).is_ok()
+    }
+
+    /// A spool for one message of at most `max_size` octets.
+    pub(crate) fn spool(&self, max_size: u64) -> Spool {
+        let spool = Spool::new(max_size);
+        match self.spool_file.get() {
+            Some(open) => spool.spilling_to(*open),
+            None => spool,
+        }
     }
 
     /// Uses `throttle` (normally the server's one, shared by all protocols)

@@ -575,8 +575,11 @@ impl SmtpSession {
                 self.scratch.clear();
                 receiver.ingest(&mut b"\r\n".iter(), &mut self.scratch);
                 self.scratch.clear();
-                self.phase =
-                    Phase::Data(tx, receiver, Spool::new(self.ctx.config.max_message_size));
+                self.phase = Phase::Data(
+                    tx,
+                    receiver,
+                    self.ctx.spool(self.ctx.config.max_message_size),
+                );
                 self.reply(out, reply::C354_START_INPUT)
             }
             Phase::Mail(tx) => {
@@ -606,7 +609,8 @@ impl SmtpSession {
         } else {
             match std::mem::replace(&mut self.phase, Phase::Idle) {
                 Phase::Mail(tx) if tx.has_recipients() => {
-                    self.phase = Phase::Chunk(tx, Spool::new(max), BdatReceiver::new(size, last));
+                    self.phase =
+                        Phase::Chunk(tx, self.ctx.spool(max), BdatReceiver::new(size, last));
                     return Control::Continue;
                 }
                 Phase::Chunks(tx, spool) => {
@@ -636,7 +640,8 @@ impl SmtpSession {
             Ok(raw) => raw,
             Err(error) => {
                 tracing::warn!(session, %error, "spool failed");
-                self.reply_each(out, &tx.recipients, reply::C451_LOCAL_ERROR);
+                let answer = reply::store_error(&pillarbox_store::StoreError::Io(error));
+                self.reply_each(out, &tx.recipients, answer);
                 return;
             }
         };

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use pillarbox_delivery::{Delivery, DeliveryConfig};
-use pillarbox_session::{ConnInfo, Control, ManualClock, Session, TlsInfo};
+use pillarbox_session::{Clock, ConnInfo, Control, ManualClock, Session, TlsInfo};
 use pillarbox_smtp_server::{Mode, SmtpConfig, SmtpContext, SmtpSession};
 use pillarbox_store::fault::{Fault, FaultyStore, Op};
 use pillarbox_store::sqlite::SqliteStore;
@@ -29,6 +29,11 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with_delay(0).await
+}
+
+/// `submission_auth_failure_delay_ms` as given; the clock is a [`ManualClock`].
+async fn harness_with_delay(submission_auth_failure_delay_ms: u64) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(dir.path()).unwrap();
     sqlite.create_domain("example.org").await.unwrap();
@@ -58,7 +63,7 @@ async fn harness() -> Harness {
     ));
     let config = SmtpConfig {
         hostname: "mx.example.org".into(),
-        submission_auth_failure_delay_ms: 0,
+        submission_auth_failure_delay_ms,
         submission_max_auth_failures: 100,
         ..SmtpConfig::default()
     };
@@ -188,6 +193,56 @@ async fn disk_full_during_bdat_is_452_4_3_1() {
     assert!(out.starts_with("250 2.0.0 "), "{out}");
 }
 
+fn dev_full() -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/full")
+}
+
+#[tokio::test]
+async fn disk_full_while_spooling_a_large_message_is_452_4_3_1() {
+    let h = harness().await;
+    // Data past 1 MiB goes to a temporary file, here on a full disk.
+    assert!(h.ctx.set_spool_file(dev_full));
+    let body = "x".repeat(1000) + "\r\n";
+    let big = body.repeat(1100);
+    let mut c = Client::connect(&h, Mode::Mx).await;
+    let out = c.data(&["alice@example.org"], &big).await;
+    assert_eq!(
+        out,
+        "452 4.3.1 Insufficient system storage, try again later\r\n"
+    );
+    // By BDAT the chunk that hit the full disk gets the 452 (RFC 3030 §2:
+    // the client sends no more chunks)...
+    let head = format!("Subject: big\r\n\r\n{big}");
+    let mail = "MAIL FROM:<s@example.net>\r\nRCPT TO:<alice@example.org>\r\n";
+    let out = c
+        .raw(format!("{mail}BDAT {}\r\n{head}", head.len()).as_bytes())
+        .await;
+    assert!(
+        out.ends_with(
+            "250 2.1.5 Recipient OK\r\n452 4.3.1 Insufficient system storage, try again later\r\n"
+        ),
+        "{out}"
+    );
+    // ...and a last chunk that does gets it for the message.
+    let out = c
+        .raw(format!("{mail}BDAT {} LAST\r\n{head}", head.len()).as_bytes())
+        .await;
+    assert!(
+        out.ends_with(
+            "250 2.1.5 Recipient OK\r\n452 4.3.1 Insufficient system storage, try again later\r\n"
+        ),
+        "{out}"
+    );
+    assert_eq!(c.last, Control::Continue);
+    assert_eq!(inbox_len(&h, h.alice).await, 0);
+    // Small messages stay in memory and still get through.
+    let out = c.data(&["alice@example.org"], "small").await;
+    assert!(out.starts_with("250 2.0.0 "), "{out}");
+}
+
 #[tokio::test]
 async fn io_error_during_data_is_451_never_250() {
     let h = harness().await;
@@ -282,6 +337,36 @@ async fn auth_brute_force_gets_454_4_7_0_from_any_connection_until_the_delay_pas
         .raw(support::auth_plain("alice@example.org", "secret").as_bytes())
         .await;
     assert!(out.starts_with("235 "), "{out}");
+}
+
+#[tokio::test]
+async fn each_failed_auth_waits_the_configured_delay_on_the_clock() {
+    let h = harness_with_delay(1500).await;
+    let c = pillarbox_sasl::hash_password("secret");
+    h.store
+        .inner()
+        .set_credentials(
+            "alice@example.org",
+            StoredCredentials {
+                password_hash: c.password_hash,
+                scram_sha256: Some(c.scram_sha256),
+            },
+        )
+        .await
+        .unwrap();
+    let t0 = h.clock.now();
+    let waited = || h.clock.now().duration_since(t0).unwrap();
+    let mut a = Client::connect_from(&h, Mode::Submission, "198.51.100.7:1").await;
+    let out = a
+        .raw(support::auth_plain("alice@example.org", "wrong").as_bytes())
+        .await;
+    assert!(out.starts_with("535 5.7.8 "), "{out}");
+    assert_eq!(waited(), Duration::from_millis(1500));
+    let out = a
+        .raw(support::auth_plain("alice@example.org", "secret").as_bytes())
+        .await;
+    assert!(out.starts_with("235 "), "{out}");
+    assert_eq!(waited(), Duration::from_millis(1500));
 }
 
 // --- slowloris ---

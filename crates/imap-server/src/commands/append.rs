@@ -177,7 +177,7 @@ async fn incoming(
     }
     let internal_date = m.date.map_or_else(|| s.ctx.now(), |d| d.unix_timestamp());
     Ok(Incoming {
-        spool: Spool::new(limit),
+        spool: s.ctx.spool(limit),
         flags,
         keywords,
         internal_date,
@@ -192,6 +192,8 @@ pub(crate) fn data(s: &mut ImapSession, chunk: &Bytes) -> Control {
     {
         let done = match e {
             SpoolError::TooLarge { .. } => Completion::no(Some(Code::TooBig), "Message too large"),
+            // A full disk is NO [UNAVAILABLE] like a full store.
+            SpoolError::Io(e) => Completion::store(&StoreError::Io(e)),
             _ => {
                 warn!(error = %e, "append spool failed");
                 Completion::no(Some(Code::ServerBug), "Internal error")
@@ -213,8 +215,7 @@ async fn store_current(s: &ImapSession, p: &mut InProgress) {
     let data = match cur.spool.into_bytes() {
         Ok(d) => d,
         Err(e) => {
-            warn!(error = %e, "append spool unreadable");
-            p.fail(Completion::no(Some(Code::ServerBug), "Internal error"));
+            p.fail(Completion::store(&StoreError::Io(e)));
             return;
         }
     };

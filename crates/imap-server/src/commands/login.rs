@@ -118,7 +118,7 @@ pub(crate) async fn failed(s: &mut ImapSession) -> Completion {
     );
     let delay = s.ctx.config.auth_failure_delay_ms;
     if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
+        s.ctx.clock.sleep(Duration::from_millis(delay)).await;
     }
     let done = Completion::no(Some(Code::AuthenticationFailed), "Authentication failed");
     if s.auth_failures >= s.ctx.config.max_auth_failures {

@@ -262,7 +262,7 @@ impl SmtpSession {
         );
         let delay = self.ctx.config.submission_auth_failure_delay_ms;
         if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
+            self.ctx.clock().sleep(Duration::from_millis(delay)).await;
         }
         reply::C535_AUTH_FAILED.write(out);
         if self.auth_failures >= self.ctx.config.submission_max_auth_failures {

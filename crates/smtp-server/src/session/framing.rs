@@ -137,6 +137,9 @@ impl SmtpSession {
                         // RFC 3030 §2: after an error reply to a chunk the
                         // client sends no more chunks; the message is gone.
                         reply::C552_MESSAGE_TOO_BIG.write(out);
+                    } else if let Some(error) = spool.failure() {
+                        tracing::warn!(session = self.conn.session_id, %error, "spool failed");
+                        reply::store_error(&pillarbox_store::StoreError::Io(error)).write(out);
                     } else {
                         let text = format!(
                             "{} ({} octets so far)",
