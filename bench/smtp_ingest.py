@@ -242,6 +242,60 @@ class BenchPair:
         return f"Postfix {v} -> LMTP -> Dovecot {d} (maildir, fsync default)"
 
 
+class BenchSink:
+    """Postfix's `smtp-sink`: answers the dialogue and stores nothing. Not a
+    competitor: the floor of what smtp-source and the loopback dialogue cost
+    on this machine, to which any durable server adds at least one fsync."""
+    name = "sink"
+
+    def __init__(self):
+        self.port = int(os.environ.get("SINK_PORT", "13600"))
+        self.proc = None
+
+    def start(self):
+        if not port_free(self.port):
+            raise RuntimeError(f"port {self.port} is busy")
+        sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+        self.proc = subprocess.Popen([sink, "-u", "nobody", f"127.0.0.1:{self.port}", "1000"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+        return self
+
+    def count(self):
+        # smtp-source exits non-zero on any refused or lost message, and
+        # run_one checks that first: every message was answered 250.
+        return N
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+    def describe(self):
+        return "smtp-sink (stores nothing)"
+
+
+def fsync_floor(count=1000, size=4096):
+    """p50 and p90 in microseconds of one `size`-byte write plus fdatasync in
+    TMPDIR (a file overwritten in place, as a reused SQLite WAL is)."""
+    fd, path = tempfile.mkstemp(prefix="fsync-probe-")
+    try:
+        os.ftruncate(fd, 4 * 1024 * 1024)
+        os.fsync(fd)
+        block, times = b"x" * size, []
+        for i in range(count):
+            os.pwrite(fd, block, (i * size) % (4 * 1024 * 1024))
+            t = time.perf_counter()
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - t)
+        times.sort()
+        return times[count // 2] * 1e6, times[count * 9 // 10] * 1e6
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
 # -- one run ------------------------------------------------------------------
 
 def run_one(make, sessions):
@@ -296,7 +350,7 @@ def main():
     if reasons:
         sys.exit("smtp-ingest: " + "; ".join(reasons))
 
-    makers = {"pair": BenchPair, "pillarbox": lambda: BenchPillarbox(pb)}
+    makers = {"pair": BenchPair, "pillarbox": lambda: BenchPillarbox(pb), "sink": BenchSink}
     m = machine(top=True)
     print(f"# smtp-ingest {datetime.datetime.now().isoformat(timespec='seconds')}")
     print(f"# N={N} SIZE={SIZE} SESSIONS={' '.join(map(str, SESSIONS))} "
@@ -325,6 +379,17 @@ def main():
         if a and b:
             print(f"# ratio pillarbox/pair at {sessions} session(s): "
                   f"{a['msgs_per_s'] / b['msgs_per_s']:.2f}x")
+    fsync_p50, fsync_p90 = fsync_floor()
+    print(f"# fdatasync of 4 KiB in {tempfile.gettempdir()}: p50 {fsync_p50:.0f} us, p90 {fsync_p90:.0f} us")
+    for sessions in SESSIONS:
+        sink, pair = results.get(("sink", sessions)), results.get(("pair", sessions))
+        if sink and sessions == 1:
+            # One session is strictly serial: each message waits for its
+            # own dialogue and its own fsync before the next starts.
+            ceiling = 1e6 / (1e6 / sink["msgs_per_s"] + fsync_p50)
+            rel = f" = {ceiling / pair['msgs_per_s']:.2f}x the pair" if pair else ""
+            print(f"# ceiling for a durable server at 1 session (sink dialogue + one "
+                  f"fdatasync p50): {ceiling:.0f} msg/s{rel}")
     m = machine(top=True)
     print(f"# after: {m['uptime']}")
     print("# busiest processes now: " + "; ".join(m["top"]))

@@ -216,6 +216,8 @@ class SecurityTests(unittest.TestCase):
             }
             for form, text in forms.items():
                 self.assertNotIn(text, log, f"password ({form}) in the log")
+        # A log file gets plain text: no terminal colour escapes.
+        self.assertNotIn("\x1b[", log, "ANSI escapes in a log file")
 
 
 if __name__ == "__main__":
