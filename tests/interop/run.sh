@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 status=0
-for t in test_interop.py test_submission.py test_imap.py test_postfix.py test_crash.py test_crash_mailbox.py test_shutdown.py test_security.py test_queue.py test_forward.py; do
+for t in test_interop.py test_submission.py test_imap.py test_imapclient.py test_imap_tools.py test_postfix.py test_crash.py test_crash_mailbox.py test_shutdown.py test_security.py test_queue.py test_forward.py test_clients.py; do
     [ -f "$t" ] || continue
     echo "=== $t"
     python3 "$t" -v || status=1

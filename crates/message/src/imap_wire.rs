@@ -300,8 +300,12 @@ impl Writer<'_> {
             write_number(out, p.lines);
         }
         if self.extended {
-            // body-ext-1part: body-fld-md5 (not computed) then the rest.
-            out.extend_from_slice(b" NIL ");
+            // body-ext-1part: body-fld-md5, the Content-MD5 value (RFC 9051
+            // §7.5.2 "body MD5 ... as defined in [MD5]", RFC 1864), then
+            // the rest.
+            out.push(b' ');
+            write_nstring(out, p.md5.as_deref(), self.utf8_ok);
+            out.push(b' ');
             self.extension_tail(out, p);
         }
         out.push(b')');
@@ -371,6 +375,21 @@ mod tests {
         let out = bodystructure_imap(&t, true);
         let text = String::from_utf8_lossy(&out);
         assert_eq!(text.matches("\"BEE\"").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn content_md5_is_the_body_md5() {
+        // RFC 9051 §7.5.2: body MD5 is the Content-MD5 value (RFC 1864);
+        // only single parts have one.
+        let raw =
+            b"Content-Type: text/plain\r\nContent-MD5:  Q2hlY2sgSW50ZWdyaXR5IQ==\r\n\r\nx\r\n";
+        let out = bodystructure_imap(&MimeTree::parse(raw), true);
+        assert_eq!(
+            out,
+            b"(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3 1 \"Q2hlY2sgSW50ZWdyaXR5IQ==\" NIL NIL NIL)"
+        );
+        let out = bodystructure_imap(&MimeTree::parse(b"Subject: x\r\n\r\nx\r\n"), true);
+        assert!(out.ends_with(b" 3 1 NIL NIL NIL NIL)"), "{out:?}");
     }
 
     #[test]

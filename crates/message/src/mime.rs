@@ -136,6 +136,14 @@ pub struct Part {
         skip_serializing_if = "Option::is_none"
     )]
     pub location: Option<Vec<u8>>,
+    /// `Content-MD5` (RFC 1864), raw: BODYSTRUCTURE's body MD5 (RFC 9051
+    /// §7.5.2), passed on as sent, never computed or checked.
+    #[serde(
+        rename = "m5",
+        with = "crate::raw_bytes::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub md5: Option<Vec<u8>>,
     /// For [`PartKind::Message`]: the attached message's ENVELOPE.
     #[serde(rename = "v", skip_serializing_if = "Option::is_none")]
     pub envelope: Option<Box<Envelope>>,

@@ -83,7 +83,8 @@ fn is_identity_encoding(encoding: Option<&str>) -> bool {
 }
 
 /// The MIME fields of a part's header (RFC 2045 §3, RFC 2183, RFC 3282,
-/// RFC 2557 Content-Location); the first occurrence of each wins.
+/// RFC 2557 Content-Location, RFC 1864 Content-MD5); the first occurrence
+/// of each wins.
 fn header_info(header: &[u8], default: DefaultType) -> Part {
     let mut part = Part::default();
     let mut content_type = None;
@@ -115,6 +116,7 @@ fn header_info(header: &[u8], default: DefaultType) -> Part {
                 part.language = params::language_list(&unfold(f.value));
             }
             b"location" if part.location.is_none() => part.location = Some(unfold(f.value)),
+            b"md5" if part.md5.is_none() => part.md5 = Some(unfold(f.value)),
             _ => {}
         }
     }
