@@ -100,6 +100,15 @@ impl Spool {
         self
     }
 
+    /// [`Spool::new`], spilling to `spill_file` when one is given.
+    pub fn with_spill_file(max_size: u64, spill_file: Option<SpillFile>) -> Spool {
+        let spool = Spool::new(max_size);
+        match spill_file {
+            Some(open) => spool.spilling_to(open),
+            None => spool,
+        }
+    }
+
     /// Appends data. Fails with [`SpoolError::TooLarge`] once the total
     /// written exceeds the maximum size (and on every later call), and with
     /// [`SpoolError::Io`] if the temporary file cannot be written.

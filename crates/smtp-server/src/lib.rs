@@ -188,11 +188,7 @@ impl SmtpContext {
 
     /// A spool for one message of at most `max_size` octets.
     pub(crate) fn spool(&self, max_size: u64) -> Spool {
-        let spool = Spool::new(max_size);
-        match self.spool_file.get() {
-            Some(open) => spool.spilling_to(*open),
-            None => spool,
-        }
+        Spool::with_spill_file(max_size, self.spool_file.get().copied())
     }
 
     /// Uses `throttle` (normally the server's one, shared by all protocols)

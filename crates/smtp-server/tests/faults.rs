@@ -300,9 +300,7 @@ async fn lookup_failure_at_rcpt_is_temporary() {
 
 // --- AUTH brute force (submission) ---
 
-#[tokio::test]
-async fn auth_brute_force_gets_454_4_7_0_from_any_connection_until_the_delay_passes() {
-    let h = harness().await;
+async fn alice_password_is_secret(h: &Harness) {
     let c = pillarbox_sasl::hash_password("secret");
     h.store
         .inner()
@@ -315,6 +313,12 @@ async fn auth_brute_force_gets_454_4_7_0_from_any_connection_until_the_delay_pas
         )
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn auth_brute_force_gets_454_4_7_0_from_any_connection_until_the_delay_passes() {
+    let h = harness().await;
+    alice_password_is_secret(&h).await;
     let mut a = Client::connect_from(&h, Mode::Submission, "198.51.100.7:1").await;
     for _ in 0..4 {
         let out = a
@@ -342,18 +346,7 @@ async fn auth_brute_force_gets_454_4_7_0_from_any_connection_until_the_delay_pas
 #[tokio::test]
 async fn each_failed_auth_waits_the_configured_delay_on_the_clock() {
     let h = harness_with_delay(1500).await;
-    let c = pillarbox_sasl::hash_password("secret");
-    h.store
-        .inner()
-        .set_credentials(
-            "alice@example.org",
-            StoredCredentials {
-                password_hash: c.password_hash,
-                scram_sha256: Some(c.scram_sha256),
-            },
-        )
-        .await
-        .unwrap();
+    alice_password_is_secret(&h).await;
     let t0 = h.clock.now();
     let waited = || h.clock.now().duration_since(t0).unwrap();
     let mut a = Client::connect_from(&h, Mode::Submission, "198.51.100.7:1").await;
