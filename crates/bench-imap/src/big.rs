@@ -1,5 +1,5 @@
 //! Commands on a large mailbox (DESIGN.md §9: SELECT, FETCH 1:* FLAGS and
-//! SEARCH on a 100 000-message mailbox), each timed `repeat` times on one
+//! SEARCH on a 100 000-message mailbox; also SORT and THREAD), each timed `repeat` times on one
 //! connection and checked against the known corpus.
 
 use std::io;
@@ -44,6 +44,23 @@ fn search_count(r: &Reply) -> u64 {
         .iter()
         .filter(|u| u.is_untagged(b"SEARCH"))
         .map(|u| u.text().split_whitespace().skip(2).count() as u64)
+        .sum()
+}
+
+/// The numbers in `* SORT` / `* THREAD` answers (THREAD's parentheses
+/// split them from each other).
+fn numbers_in(r: &Reply, word: &[u8]) -> u64 {
+    r.untagged
+        .iter()
+        .filter(|u| u.is_untagged(word))
+        .map(|u| {
+            u.text()
+                .trim_end()
+                .split([' ', '(', ')'])
+                .skip(2)
+                .filter(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+                .count() as u64
+        })
         .sum()
 }
 
@@ -169,6 +186,39 @@ pub async fn run(cfg: &BigConfig) -> io::Result<Vec<OpResult>> {
             status_ok(&r, &cmd)?;
             let k = search_count(&r);
             check(k == want, format!("{cmd}: {k} UIDs, expected {want}"))?;
+            op.result = format!("{k} UIDs");
+        }
+        out.push(op);
+    }
+
+    // RFC 5256 SORT and THREAD over the whole mailbox (webmail's view):
+    // every message comes back once.
+    for (name, cmd, word) in [
+        (
+            "sort_date",
+            "UID SORT (REVERSE DATE) UTF-8 ALL",
+            &b"SORT"[..],
+        ),
+        ("sort_subject", "UID SORT (SUBJECT) UTF-8 ALL", b"SORT"),
+        (
+            "thread_references",
+            "UID THREAD REFERENCES UTF-8 ALL",
+            b"THREAD",
+        ),
+    ] {
+        let mut op = OpResult {
+            name,
+            command: cmd.to_string(),
+            runs: vec![],
+            result: String::new(),
+        };
+        for _ in 0..cfg.repeat {
+            let t0 = Instant::now();
+            let r = c.simple(cmd).await?;
+            op.runs.push(t0.elapsed());
+            status_ok(&r, cmd)?;
+            let k = numbers_in(&r, word);
+            check(k == n, format!("{cmd}: {k} UIDs, expected {n}"))?;
             op.result = format!("{k} UIDs");
         }
         out.push(op);

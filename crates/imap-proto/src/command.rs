@@ -10,6 +10,7 @@ use crate::fetch::{FetchItems, FetchModifiers};
 use crate::mailbox::Mailbox;
 use crate::search::SearchKey;
 use crate::sequence::SequenceSet;
+use crate::sort::{SortCriterion, ThreadAlgorithm};
 use crate::types::{Flag, MailboxAttr, Tag};
 
 /// One complete client command.
@@ -91,6 +92,10 @@ pub enum CommandKind {
         set: SequenceSet,
     },
     Search(SearchCommand),
+    /// RFC 5256 SORT / UID SORT (RFC 5267 ESORT with `RETURN`).
+    Sort(SortCommand),
+    /// RFC 5256 THREAD / UID THREAD.
+    Thread(ThreadCommand),
     Fetch(FetchCommand),
     Store(StoreCommand),
     Copy {
@@ -147,6 +152,10 @@ impl CommandKind {
             CommandKind::UidExpunge { .. } => "UID EXPUNGE",
             CommandKind::Search(s) if s.uid => "UID SEARCH",
             CommandKind::Search(_) => "SEARCH",
+            CommandKind::Sort(s) if s.uid => "UID SORT",
+            CommandKind::Sort(_) => "SORT",
+            CommandKind::Thread(t) if t.uid => "UID THREAD",
+            CommandKind::Thread(_) => "THREAD",
             CommandKind::Fetch(f) if f.uid => "UID FETCH",
             CommandKind::Fetch(_) => "FETCH",
             CommandKind::Store(s) if s.uid => "UID STORE",
@@ -293,6 +302,31 @@ pub enum SearchReturn {
     Count,
     /// RFC 5182: save the result as `$`.
     Save,
+}
+
+/// SORT / UID SORT (RFC 5256 §3; RFC 5267 §3 ESORT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortCommand {
+    pub uid: bool,
+    /// `Some` for `RETURN (...)` (an ESEARCH answer is wanted; RFC 5267
+    /// §3). Empty means `ALL`. `SAVE` is RFC 5182's.
+    pub return_opts: Option<Vec<SearchReturn>>,
+    /// At least one.
+    pub criteria: Vec<SortCriterion>,
+    /// The mandatory charset of `search-criteria`.
+    pub charset: String,
+    /// Implicitly ANDed search keys; at least one.
+    pub search: Vec<SearchKey>,
+}
+
+/// THREAD / UID THREAD (RFC 5256 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadCommand {
+    pub uid: bool,
+    pub algorithm: ThreadAlgorithm,
+    pub charset: String,
+    /// Implicitly ANDed search keys; at least one.
+    pub search: Vec<SearchKey>,
 }
 
 /// FETCH / UID FETCH.

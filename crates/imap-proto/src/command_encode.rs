@@ -219,6 +219,36 @@ fn search_key(w: &mut W<'_>, k: &SearchKey) {
     }
 }
 
+fn search_return(r: SearchReturn) -> &'static str {
+    match r {
+        SearchReturn::Min => "MIN",
+        SearchReturn::Max => "MAX",
+        SearchReturn::All => "ALL",
+        SearchReturn::Count => "COUNT",
+        SearchReturn::Save => "SAVE",
+    }
+}
+
+/// charset = atom / quoted
+fn charset(w: &mut W<'_>, cs: &str) {
+    if is_atom(cs) {
+        w.s(cs);
+    } else {
+        write_quoted(w.out, cs.as_bytes());
+    }
+}
+
+/// RFC 5256 `search-criteria = charset 1*(SP search-key)` (with its
+/// leading SP).
+fn search_criteria(w: &mut W<'_>, cs: &str, keys: &[SearchKey]) {
+    w.s(" ");
+    charset(w, cs);
+    for k in keys {
+        w.s(" ");
+        search_key(w, k);
+    }
+}
+
 fn select_params(w: &mut W<'_>, p: &SelectParams) {
     if !p.condstore && p.qresync.is_none() {
         return;
@@ -363,28 +393,35 @@ impl Command {
             CommandKind::Search(s) => {
                 if let Some(ret) = &s.return_opts {
                     w.s(" RETURN ");
-                    w.list(ret, |w, r| {
-                        w.s(match r {
-                            SearchReturn::Min => "MIN",
-                            SearchReturn::Max => "MAX",
-                            SearchReturn::All => "ALL",
-                            SearchReturn::Count => "COUNT",
-                            SearchReturn::Save => "SAVE",
-                        })
-                    });
+                    w.list(ret, |w, r| w.s(search_return(*r)));
                 }
                 if let Some(cs) = &s.charset {
                     w.s(" CHARSET ");
-                    if is_atom(cs) {
-                        w.s(cs);
-                    } else {
-                        write_quoted(w.out, cs.as_bytes());
-                    }
+                    charset(&mut w, cs);
                 }
                 for k in &s.criteria {
                     w.s(" ");
                     search_key(&mut w, k);
                 }
+            }
+            CommandKind::Sort(s) => {
+                if let Some(ret) = &s.return_opts {
+                    w.s(" RETURN ");
+                    w.list(ret, |w, r| w.s(search_return(*r)));
+                }
+                w.s(" ");
+                w.list(&s.criteria, |w, c| {
+                    if c.reverse {
+                        w.s("REVERSE ");
+                    }
+                    w.s(c.key.name());
+                });
+                search_criteria(&mut w, &s.charset, &s.search);
+            }
+            CommandKind::Thread(t) => {
+                w.s(" ");
+                w.s(t.algorithm.name());
+                search_criteria(&mut w, &t.charset, &t.search);
             }
             CommandKind::Fetch(f) => {
                 w.s(&format!(" {} ", f.set));

@@ -22,7 +22,9 @@
 //!   RFC 5032 WITHIN (YOUNGER/OLDER); RFC 5258 LIST-EXTENDED; RFC 5819
 //!   LIST-STATUS; RFC 6154 SPECIAL-USE (LIST options, CREATE USE);
 //!   RFC 7889 APPENDLIMIT; RFC 8474 OBJECTID; RFC 8514 SAVEDATE; RFC 8970
-//!   PREVIEW (plain); RFC 5530 response codes.
+//!   PREVIEW (plain); RFC 5530 response codes; RFC 5256 SORT and THREAD
+//!   (THREAD responses as flat [`ThreadToken`]s), RFC 5957 DISPLAYFROM /
+//!   DISPLAYTO, RFC 5267 ESORT (`SORT RETURN (...)`).
 //!
 //! Invariants callers rely on:
 //! - Bounded: one command never buffers more than
@@ -66,6 +68,7 @@ mod parse;
 mod response;
 mod search;
 mod sequence;
+mod sort;
 mod types;
 mod utf7;
 mod writer;
@@ -73,7 +76,8 @@ mod writer;
 pub use append::AppendMessage;
 pub use command::{
     Command, CommandKind, FetchCommand, IdParams, ListCommand, ListReturn, ListSelect,
-    QresyncParams, SearchCommand, SearchReturn, SelectParams, StatusItem, StoreCommand, StoreMode,
+    QresyncParams, SearchCommand, SearchReturn, SelectParams, SortCommand, StatusItem,
+    StoreCommand, StoreMode, ThreadCommand,
 };
 pub use command_encode::CommandEncodeOptions;
 pub use datetime::{Date, DateTime};
@@ -87,10 +91,11 @@ pub use framer::{CommandParser, Event, LITERAL_MINUS_MAX, LiteralRequest, Parser
 pub use mailbox::{Mailbox, MailboxError};
 pub use response::{
     Code, Continue, Data, ESearch, ListItem, NamespaceDesc, QuotaResource, Response, StatusKind,
-    StatusResponse, StatusValue,
+    StatusResponse, StatusValue, ThreadToken,
 };
 pub use search::{EntryType, SearchKey};
 pub use sequence::{SeqNum, SeqRange, SequenceSet};
+pub use sort::{SortCriterion, SortKey, ThreadAlgorithm};
 pub use types::{Flag, MailboxAttr, Tag};
 pub use utf7::{Utf7Error, decode_utf7, encode_utf7};
 pub use writer::{

@@ -124,6 +124,8 @@ fn command_body(c: &mut Cursor<'_>) -> PResult<CommandKind> {
             CommandKind::Status { mailbox, items }
         }
         "SEARCH" => CommandKind::Search(search(c, false)?),
+        "SORT" => CommandKind::Sort(crate::sort::sort(c, false)?),
+        "THREAD" => CommandKind::Thread(crate::sort::thread(c, false)?),
         "FETCH" => CommandKind::Fetch(fetch(c, false)?),
         "STORE" => CommandKind::Store(store(c, false)?),
         "COPY" | "MOVE" => copy_move(c, &name, false)?,
@@ -133,6 +135,8 @@ fn command_body(c: &mut Cursor<'_>) -> PResult<CommandKind> {
             let sub = c.atom()?.to_ascii_uppercase();
             match sub.as_str() {
                 "SEARCH" => CommandKind::Search(search(c, true)?),
+                "SORT" => CommandKind::Sort(crate::sort::sort(c, true)?),
+                "THREAD" => CommandKind::Thread(crate::sort::thread(c, true)?),
                 "FETCH" => CommandKind::Fetch(fetch(c, true)?),
                 "STORE" => CommandKind::Store(store(c, true)?),
                 "COPY" | "MOVE" => copy_move(c, &sub, true)?,
@@ -378,12 +382,7 @@ fn search(c: &mut Cursor<'_>, uid: bool) -> PResult<SearchCommand> {
     };
     let charset = if c.eat_keyword("CHARSET") {
         c.sp()?;
-        // charset = atom / quoted
-        let cs = if c.peek() == Some(b'"') {
-            String::from_utf8(c.quoted()?).map_err(|_| ParseError::invalid("charset"))?
-        } else {
-            c.atom()?.to_string()
-        };
+        let cs = crate::sort::charset(c)?;
         c.sp()?;
         Some(cs)
     } else {

@@ -259,6 +259,14 @@ pub struct ESearch {
     pub modseq: Option<u64>,
 }
 
+/// One token of a `* THREAD` response (RFC 5256 §5 `thread-list`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadToken {
+    Open,
+    Close,
+    Number(u32),
+}
+
 /// RFC 2342 namespace description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceDesc {
@@ -302,6 +310,16 @@ pub enum Data {
         modseq: Option<u64>,
     },
     ESearch(ESearch),
+    /// RFC 5256 `* SORT n...`, with the RFC 7162 §3.1.5 `(MODSEQ m)`
+    /// suffix.
+    Sort {
+        numbers: Vec<u32>,
+        modseq: Option<u64>,
+    },
+    /// RFC 5256 `* THREAD` thread lists, as a flat token sequence (no
+    /// recursion, however deep a thread is). The encoder puts SP between
+    /// two numbers and between a number and a following `(`.
+    Thread(Vec<ThreadToken>),
     Fetch {
         seq: u32,
         items: Vec<FetchValue>,
@@ -538,6 +556,36 @@ fn encode_data(out: &mut BytesMut, d: &Data, opts: EncodeOptions) {
             }
             if let Some(m) = modseq {
                 put_str(out, &format!(" (MODSEQ {m})"));
+            }
+        }
+        Data::Sort { numbers, modseq } => {
+            put_str(out, "* SORT");
+            for n in numbers {
+                put_str(out, &format!(" {n}"));
+            }
+            if let Some(m) = modseq {
+                put_str(out, &format!(" (MODSEQ {m})"));
+            }
+        }
+        Data::Thread(tokens) => {
+            // thread-data = "THREAD" [SP 1*thread-list]
+            put_str(out, "* THREAD");
+            if !tokens.is_empty() {
+                out.put_u8(b' ');
+            }
+            let mut prev: Option<ThreadToken> = None;
+            for t in tokens {
+                if matches!(prev, Some(ThreadToken::Number(_)))
+                    && matches!(t, ThreadToken::Number(_) | ThreadToken::Open)
+                {
+                    out.put_u8(b' ');
+                }
+                match t {
+                    ThreadToken::Open => out.put_u8(b'('),
+                    ThreadToken::Close => out.put_u8(b')'),
+                    ThreadToken::Number(n) => put_str(out, &n.to_string()),
+                }
+                prev = Some(*t);
             }
         }
         Data::ESearch(e) => {

@@ -165,6 +165,47 @@ fn known_answers() {
             "A286 SEARCH CHARSET \"UTF-8\" HEADER Message-ID \"<x@y>\" OR (SEEN FLAGGED) 1:5,*",
             "A286 SEARCH CHARSET UTF-8 HEADER Message-ID <x@y> OR (SEEN FLAGGED) 1:5,*",
         ),
+        // RFC 5256 §3 SORT / THREAD examples, RFC 5957, RFC 5267 ESORT
+        (
+            "A282 SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994",
+            "A282 SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994",
+        ),
+        (
+            "A283 SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
+            "A283 SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
+        ),
+        (
+            "A284 SORT (SUBJECT) US-ASCII TEXT \"not in mailbox\"",
+            "A284 SORT (SUBJECT) US-ASCII TEXT \"not in mailbox\"",
+        ),
+        (
+            "a uid sort (reverse arrival cc from size to displayfrom displayto) \"UTF-8\" unseen 1:5",
+            "a UID SORT (REVERSE ARRIVAL CC FROM SIZE TO DISPLAYFROM DISPLAYTO) UTF-8 UNSEEN 1:5",
+        ),
+        (
+            "a SORT RETURN (MIN MAX) (DATE) UTF-8 ALL",
+            "a SORT RETURN (MIN MAX) (DATE) UTF-8 ALL",
+        ),
+        (
+            "a UID SORT RETURN (save count) (DATE) UTF-8 ALL",
+            "a UID SORT RETURN (SAVE COUNT) (DATE) UTF-8 ALL",
+        ),
+        (
+            "a UID SORT RETURN () (REVERSE SIZE) UTF-8 ALL",
+            "a UID SORT RETURN () (REVERSE SIZE) UTF-8 ALL",
+        ),
+        (
+            "A283 THREAD ORDEREDSUBJECT UTF-8 SINCE 5-MAR-2000",
+            "A283 THREAD ORDEREDSUBJECT UTF-8 SINCE 5-Mar-2000",
+        ),
+        (
+            "A284 THREAD REFERENCES US-ASCII TEXT \"gewp\"",
+            "A284 THREAD REFERENCES US-ASCII TEXT gewp",
+        ),
+        (
+            "a uid thread references utf-8 or seen (flagged from x)",
+            "a UID THREAD REFERENCES utf-8 OR SEEN (FLAGGED FROM x)",
+        ),
         (
             "a search answered bcc b before \"1-Feb-1994\" body x cc y deleted draft flagged from f keyword $Junk larger 10 new old on 3-Mar-2003 recent seen",
             "a SEARCH ANSWERED BCC b BEFORE 1-Feb-1994 BODY x CC y DELETED DRAFT FLAGGED FROM f KEYWORD $Junk LARGER 10 NEW OLD ON 3-Mar-2003 RECENT SEEN",
@@ -470,4 +511,44 @@ fn utf8_accept_mode() {
     assert_eq!(e.error, ParseError::EightBit);
     // ...but a literal carries 8-bit data fine.
     assert!(parse_one("a SEARCH CHARSET UTF-8 SUBJECT {3}\r\n\u{e9}t\r\n".as_bytes()).is_ok());
+}
+
+#[test]
+fn sort_and_thread_fields() {
+    let CommandKind::Sort(s) = kind("a UID SORT (REVERSE DATE SUBJECT) UTF-8 FLAGGED") else {
+        panic!()
+    };
+    assert!(s.uid);
+    assert_eq!(s.return_opts, None);
+    assert_eq!(
+        s.criteria,
+        vec![
+            SortCriterion {
+                reverse: true,
+                key: SortKey::Date
+            },
+            SortCriterion {
+                reverse: false,
+                key: SortKey::Subject
+            }
+        ]
+    );
+    assert_eq!(s.charset, "UTF-8");
+    assert_eq!(s.search, vec![SearchKey::Flagged]);
+    assert_eq!(
+        kind("a THREAD REFERENCES UTF-8 ALL"),
+        CommandKind::Thread(ThreadCommand {
+            uid: false,
+            algorithm: ThreadAlgorithm::References,
+            charset: "UTF-8".into(),
+            search: vec![SearchKey::All],
+        })
+    );
+    let CommandKind::Sort(s) = kind("a SORT RETURN (COUNT ALL) (ARRIVAL) UTF-8 ALL") else {
+        panic!()
+    };
+    assert_eq!(
+        s.return_opts,
+        Some(vec![SearchReturn::Count, SearchReturn::All])
+    );
 }

@@ -19,6 +19,17 @@ fn err(input: &str) -> CommandError {
 fn syntax_errors_are_bad_with_a_clear_reason() {
     let table: &[(&str, &str)] = &[
         ("a FOO", "unknown command"),
+        ("a SORT (FOO) UTF-8 ALL", "sort key"),
+        ("a SORT () UTF-8 ALL", "non-empty list"),
+        ("a SORT (REVERSE) UTF-8 ALL", "expected SP"),
+        ("a SORT (DATE) UTF-8", "search key"),
+        ("a SORT DATE UTF-8 ALL", "expected ("),
+        (
+            "a SORT RETURN (PARTIAL) (DATE) UTF-8 ALL",
+            "sort return option",
+        ),
+        ("a THREAD FOO UTF-8 ALL", "ORDEREDSUBJECT or REFERENCES"),
+        ("a UID THREAD REFERENCES UTF-8", "search key"),
         ("a", "expected SP"),
         ("a NOOP extra", "expected end of line"),
         ("a NOOP ", "expected end of line"),

@@ -253,6 +253,52 @@ fn data_responses() {
         "* SEARCH\r\n"
     );
     assert_eq!(
+        d(Data::Sort {
+            numbers: vec![2, 84, 882],
+            modseq: None
+        }),
+        "* SORT 2 84 882\r\n"
+    );
+    assert_eq!(
+        d(Data::Sort {
+            numbers: vec![],
+            modseq: Some(7)
+        }),
+        "* SORT (MODSEQ 7)\r\n"
+    );
+    // RFC 5256 §3: `* THREAD (2)(3 6 (4 23)(44 7 96))`
+    {
+        use ThreadToken::{Close as C, Number as N, Open as O};
+        let tokens = vec![
+            O,
+            N(2),
+            C,
+            O,
+            N(3),
+            N(6),
+            O,
+            N(4),
+            N(23),
+            C,
+            O,
+            N(44),
+            N(7),
+            N(96),
+            C,
+            C,
+        ];
+        assert_eq!(
+            d(Data::Thread(tokens)),
+            "* THREAD (2)(3 6 (4 23)(44 7 96))\r\n"
+        );
+        // A dummy parent: `((3)(5))`.
+        assert_eq!(
+            d(Data::Thread(vec![O, O, N(3), C, O, N(5), C, C])),
+            "* THREAD ((3)(5))\r\n"
+        );
+        assert_eq!(d(Data::Thread(vec![])), "* THREAD\r\n");
+    }
+    assert_eq!(
         d(Data::ESearch(ESearch {
             tag: Some(tag("A282")),
             min: Some(2),

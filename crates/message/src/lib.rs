@@ -11,6 +11,8 @@
 //!   so the IMAP server reads only the octets it needs from the store.
 //! - [`imap_wire`]: ENVELOPE / BODY / BODYSTRUCTURE in IMAP wire form.
 //! - [`header`]: header field iteration and `HEADER.FIELDS[.NOT]`.
+//! - [`sort_fields`]: what IMAP SORT / THREAD read (RFC 5256 §2.1 base
+//!   subject, RFC 5957 display values).
 //! - [`transfer_encoding`]: base64 / quoted-printable decoding for
 //!   `BINARY` and `BINARY.SIZE`.
 //!
@@ -44,6 +46,7 @@ mod mime_parser;
 mod params;
 mod raw_bytes;
 pub mod section;
+pub mod sort_fields;
 pub mod spool;
 pub mod summary;
 pub mod transfer_encoding;

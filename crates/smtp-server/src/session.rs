@@ -482,7 +482,7 @@ impl SmtpSession {
         if count >= self.ctx.config.max_recipients {
             return self.reply(out, reply::C452_TOO_MANY_RECIPIENTS);
         }
-        let address: Cow<'_, str> = if to.address.is_empty() {
+        let (address, resolution): (Cow<'_, str>, _) = if to.address.is_empty() {
             // smtp-proto reads both `<>` and `<Postmaster>` as empty.
             if !line
                 .to_ascii_lowercase()
@@ -491,15 +491,15 @@ impl SmtpSession {
             {
                 return self.client_error(out, reply::C501_BAD_RECIPIENT);
             }
-            // RFC 5321 §4.5.1: Postmaster without a domain must work.
-            Cow::Owned(format!("postmaster@{}", self.hostname()))
+            let (address, resolution) = self.resolve_postmaster().await;
+            (Cow::Owned(address), resolution)
         } else {
-            Cow::Borrowed(&to.address)
+            if !smtputf8 && !to.address.is_ascii() {
+                return self.client_error(out, reply::C553_NON_ASCII_ADDRESS);
+            }
+            let resolution = self.ctx.delivery.resolve(&to.address).await;
+            (Cow::Borrowed(to.address.as_str()), resolution)
         };
-        if !smtputf8 && !address.is_ascii() {
-            return self.client_error(out, reply::C553_NON_ASCII_ADDRESS);
-        }
-        let resolution = self.ctx.delivery.resolve(&address).await;
         // Submission: an authenticated user (`auth_required` above) may
         // send anywhere, through the queue; without one, say so plainly.
         // MX and LMTP never relay: only our own aliases' remote targets
@@ -557,6 +557,31 @@ impl SmtpSession {
             Resolution::NotLocalDomain if self.mode == Mode::Submission => self.reply(out, answer),
             Resolution::NotLocalDomain | Resolution::UnknownUser => self.client_error(out, answer),
             Resolution::Local { .. } | Resolution::TemporaryFailure => self.reply(out, answer),
+        }
+    }
+
+    /// RFC 5321 §4.5.1: `RCPT TO:<Postmaster>` (no domain) MUST be
+    /// accepted. It goes to the postmaster of the domain this server is
+    /// named after: `postmaster@` the host name if that is one of our
+    /// domains, else of its nearest parent that is (`mail.example.org` →
+    /// `example.org`). Never a relay attempt: without any such postmaster
+    /// the answer is "no such user".
+    async fn resolve_postmaster(&self) -> (String, Resolution) {
+        let host = self.hostname().trim_end_matches('.').to_ascii_lowercase();
+        let mut domain = host.as_str();
+        loop {
+            let address = format!("postmaster@{domain}");
+            let resolution = self.ctx.delivery.resolve(&address).await;
+            match resolution {
+                Resolution::NotLocalDomain => {}
+                // Our domain: its postmaster, or no such user, or a
+                // temporary failure to report as such.
+                _ => return (address, resolution),
+            }
+            match domain.split_once('.') {
+                Some((_, parent)) if parent.contains('.') => domain = parent,
+                _ => return (format!("postmaster@{host}"), Resolution::UnknownUser),
+            }
         }
     }
 

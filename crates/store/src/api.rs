@@ -604,6 +604,16 @@ pub trait MailStore: Send + Sync + 'static {
         account: AccountId,
         message: MessageId,
     ) -> Result<pillarbox_message::summary::Summary, StoreError>;
+    /// RFC 5256 SORT / THREAD: the sort fields of the entries with these
+    /// UIDs (ascending; missing ones are left out), in UID order, in one
+    /// read: no query per message, no re-parsing, and no more of each
+    /// stored summary than [`SortFields`](pillarbox_message::sort_fields::SortFields) holds.
+    async fn sort_fields(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<(Uid, pillarbox_message::sort_fields::SortFields)>, StoreError>;
     /// Removes the entries with these UIDs (missing ones are ignored) in one
     /// transaction, leaving tombstones. Returns the UIDs actually removed.
     async fn expunge(

@@ -47,6 +47,7 @@ pub enum Op {
     Entries,
     MessageBytes,
     Summary,
+    SortFields,
     Expunge,
     Vanished,
     UpdateFlags,
@@ -429,6 +430,16 @@ impl<S: MailStore> MailStore for FaultyStore<S> {
     ) -> Result<pillarbox_message::summary::Summary, StoreError> {
         self.fault(Op::Summary)?;
         self.inner.summary(account, message).await
+    }
+
+    async fn sort_fields(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<(Uid, pillarbox_message::sort_fields::SortFields)>, StoreError> {
+        self.fault(Op::SortFields)?;
+        self.inner.sort_fields(account, mailbox, uids).await
     }
 
     async fn expunge(

@@ -59,6 +59,7 @@ conformance_tests!(
     changed_since_and_first_unseen,
     message_ranges_and_headers_are_exact,
     search_text_matches_imap_semantics,
+    sort_fields_match_the_summaries,
     queue_items_round_trip,
     queue_stats_count_results,
     dkim_keys_round_trip_and_go_with_their_domain,

@@ -6,7 +6,8 @@
 //! - `@protocol smtp|submission|submissions|lmtp|pop3|pop3s|imap|imaps` —
 //!   the listener a connection uses when first mentioned (default for all
 //!   connections).
-//! - `@config section.key=value` — configuration (TOML value), before the
+//! - `@config section.key=value` (or `key=value` for a top-level setting)
+//!   — configuration (TOML value), before the
 //!   first connection or setup directive.
 //! - `@user ADDRESS PASSWORD` — creates the domain (if new) and the account.
 //! - `@alias ADDRESS TARGET`, `@catchall DOMAIN ADDRESS`, `@domain NAME`.
@@ -234,11 +235,16 @@ impl Runner {
                     return Err("@config after the server started".into());
                 }
                 let (k, v) = kv.split_once('=').ok_or("expected key=value")?;
-                let (section, key) = k.split_once('.').ok_or("expected section.key")?;
                 let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {v}"))
                     .map_err(|e| format!("bad value {v:?}: {e}"))?
                     .remove("v")
                     .ok_or("bad value")?;
+                // `key=value` sets a top-level setting, `section.key=value`
+                // one in a section.
+                let Some((section, key)) = k.split_once('.') else {
+                    self.config.insert(k.to_string(), value);
+                    return Ok(());
+                };
                 let table = self
                     .config
                     .entry(section.to_string())

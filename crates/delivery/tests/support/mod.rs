@@ -241,6 +241,14 @@ impl MailStore for MemoryStore {
     ) -> Result<pillarbox_message::summary::Summary, StoreError> {
         unsupported()
     }
+    async fn sort_fields(
+        &self,
+        _account: AccountId,
+        _mailbox: MailboxId,
+        _uids: &[Uid],
+    ) -> Result<Vec<(Uid, pillarbox_message::sort_fields::SortFields)>, StoreError> {
+        unsupported()
+    }
     async fn vanished(
         &self,
         _account: AccountId,

@@ -34,10 +34,12 @@ pub(crate) mod quota;
 pub(crate) mod rename;
 pub(crate) mod search;
 pub(crate) mod select;
+pub(crate) mod sort;
 pub(crate) mod starttls;
 pub(crate) mod status;
 pub(crate) mod store;
 pub(crate) mod subscribe;
+pub(crate) mod thread;
 pub(crate) mod uid_expunge;
 pub(crate) mod unselect;
 
@@ -117,6 +119,8 @@ fn needs(kind: &CommandKind) -> Needs {
         | K::Expunge
         | K::UidExpunge { .. }
         | K::Search(_)
+        | K::Sort(_)
+        | K::Thread(_)
         | K::Fetch(_)
         | K::Store(_)
         | K::Copy { .. }
@@ -126,12 +130,15 @@ fn needs(kind: &CommandKind) -> Needs {
 }
 
 /// Whether the command is one during which EXPUNGE must not be sent
-/// (RFC 9051 §7.5.1: FETCH, STORE, SEARCH by sequence number).
+/// (RFC 9051 §7.5.1: FETCH, STORE, SEARCH by sequence number; RFC 5256
+/// SORT and THREAD answer with sequence numbers too).
 fn expunge_allowed_after(kind: &CommandKind) -> bool {
     use CommandKind as K;
     !matches!(kind, K::Fetch(f) if !f.uid)
         && !matches!(kind, K::Store(s) if !s.uid)
         && !matches!(kind, K::Search(s) if !s.uid)
+        && !matches!(kind, K::Sort(s) if !s.uid)
+        && !matches!(kind, K::Thread(t) if !t.uid)
 }
 
 /// Runs one command and writes its tagged completion.
@@ -191,6 +198,8 @@ pub(crate) async fn dispatch(s: &mut ImapSession, cmd: Command) -> Control {
         K::Expunge => Some(expunge::run(s).await),
         K::UidExpunge { set } => Some(uid_expunge::run(s, set).await),
         K::Search(cmd) => Some(search::run(s, &tag, cmd).await),
+        K::Sort(cmd) => Some(sort::run(s, &tag, cmd).await),
+        K::Thread(cmd) => Some(thread::run(s, cmd).await),
         // Completes itself, possibly over several driver calls.
         K::Fetch(cmd) => return fetch::run(s, tag, name, allow_expunge, cmd).await,
         K::Store(cmd) => Some(store::run(s, cmd).await),

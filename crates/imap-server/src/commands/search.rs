@@ -38,14 +38,19 @@ pub(crate) async fn run(s: &mut ImapSession, tag: &Tag, cmd: SearchCommand) -> C
 }
 
 /// One matching message.
-struct Hit {
-    seq: u32,
-    uid: Uid,
-    modseq: u64,
+pub(super) struct Hit {
+    pub seq: u32,
+    pub uid: Uid,
+    pub modseq: u64,
+    /// RFC822.SIZE
+    pub size: u64,
+    pub internal_date: i64,
 }
 
-async fn search(s: &mut ImapSession, tag: &Tag, cmd: SearchCommand) -> Result<(), Completion> {
-    if let Some(cs) = &cmd.charset
+/// RFC 9051 §6.4.4: CHARSET must be one the server knows, else
+/// `NO [BADCHARSET (...)]` (also for SORT and THREAD, RFC 5256 §3).
+pub(super) fn check_charset(charset: Option<&str>) -> Result<(), Completion> {
+    if let Some(cs) = charset
         && !CHARSETS.iter().any(|c| c.eq_ignore_ascii_case(cs))
     {
         return Err(Completion::no(
@@ -55,7 +60,18 @@ async fn search(s: &mut ImapSession, tag: &Tag, cmd: SearchCommand) -> Result<()
             "Unsupported charset",
         ));
     }
-    let criteria = SearchKey::And(cmd.criteria);
+    Ok(())
+}
+
+/// The messages of the selected mailbox matching `criteria` (ANDed), in
+/// sequence order, after reporting pending changes (expunges too when
+/// `uid`). Shared by SEARCH, SORT and THREAD.
+pub(super) async fn matching(
+    s: &mut ImapSession,
+    criteria: Vec<SearchKey>,
+    uid: bool,
+) -> Result<Matched, Completion> {
+    let criteria = SearchKey::And(criteria);
     let with_modseq = eval::uses_modseq(&criteria);
     if with_modseq {
         // RFC 7162 §3.1: a SEARCH with MODSEQ is a CONDSTORE enabling command.
@@ -63,11 +79,9 @@ async fn search(s: &mut ImapSession, tag: &Tag, cmd: SearchCommand) -> Result<()
     }
     // Report what arrived (and, for UID SEARCH, what left) first, so the
     // answer covers the mailbox as the client then knows it.
-    s.sync(cmd.uid).await;
-
+    s.sync(uid).await;
     let store = s.ctx.store.clone();
     let now = s.ctx.now();
-    let rev2 = s.enabled.rev2;
     let Some((account, sel)) = selected(s) else {
         return Err(Completion::bad("No mailbox selected"));
     };
@@ -148,6 +162,24 @@ async fn search(s: &mut ImapSession, tag: &Tag, cmd: SearchCommand) -> Result<()
         hits.sort_unstable_by_key(|h| h.seq);
     }
 
+    Ok(Matched { hits, with_modseq })
+}
+
+/// What [`matching`] found.
+pub(super) struct Matched {
+    pub hits: Vec<Hit>,
+    /// The criteria use MODSEQ (RFC 7162 §3.1.5: answers carry it).
+    pub with_modseq: bool,
+}
+
+async fn search(s: &mut ImapSession, tag: &Tag, cmd: SearchCommand) -> Result<(), Completion> {
+    check_charset(cmd.charset.as_deref())?;
+    let Matched { hits, with_modseq } = matching(s, cmd.criteria, cmd.uid).await?;
+    let rev2 = s.enabled.rev2;
+    let Some((_, sel)) = selected(s) else {
+        return Err(Completion::bad("No mailbox selected"));
+    };
+
     let number = |h: &Hit| if cmd.uid { h.uid.0 } else { h.seq };
     let opts = match (cmd.return_opts, rev2) {
         (Some(o), _) if o.is_empty() => Some(vec![SearchReturn::All]),
@@ -224,9 +256,11 @@ fn hit(row: &Row<'_>) -> Hit {
         seq: row.seq,
         uid: row.entry.uid,
         modseq: row.entry.modseq.0,
+        size: row.entry.size,
+        internal_date: row.entry.internal_date,
     }
 }
 
-fn highest<'a>(hits: impl Iterator<Item = &'a Hit>) -> Option<u64> {
+pub(super) fn highest<'a>(hits: impl Iterator<Item = &'a Hit>) -> Option<u64> {
     hits.map(|h| h.modseq).max()
 }

@@ -233,3 +233,78 @@ pub async fn search_text_matches_imap_semantics(store: Store) {
     assert_eq!(search(inbox.id, Body, "invoice").await, [ua]);
     assert_clean(&store).await;
 }
+
+/// RFC 5256 SORT / THREAD: `sort_fields` returns, in UID order and for the
+/// UIDs asked only, the same fields as the full summary; both for a few
+/// UIDs of a larger mailbox and for all of them; accounts stay isolated.
+pub async fn sort_fields_match_the_summaries(store: Store) {
+    use pillarbox_message::sort_fields::SortFields;
+    let a = setup(&store, "u@example.org").await;
+    let b = setup(&store, "b@example.org").await;
+    let inbox = inbox_of(&store, a.id).await;
+    let threaded = message(
+        "From: \"Ann\" <ann@example.net>\r\nTo: t1@example.org, t2@example.org\r\n\
+         Cc: cc@example.org\r\nSubject: Re: [list] hi\r\n\
+         Date: Tue, 1 Feb 2000 10:00:00 +0200\r\nMessage-ID: <m2@example.net>\r\n\
+         In-Reply-To: <m1@example.net>\r\nReferences: <m0@example.net> <m1@example.net>\r\n\r\nbody\r\n",
+    );
+    let bare = message("X-Nothing: here\r\n\r\nno sort headers\r\n");
+    let mut delivered = Vec::new();
+    for m in [threaded, bare] {
+        let d = store
+            .deliver(m, vec![super::to_inbox(a.id)])
+            .await
+            .expect("deliver")
+            .remove(0)
+            .expect("delivered");
+        delivered.push(d);
+    }
+    for i in 0..14 {
+        delivered.push(deliver_one(&store, a.id, &format!("sort{i}")).await);
+    }
+    let mut want = Vec::new();
+    for d in &delivered {
+        let summary = store.summary(a.id, d.message).await.expect("summary");
+        want.push((d.uid, SortFields::from(&summary)));
+    }
+    assert_eq!(
+        want[0].1.references,
+        vec!["m0@example.net", "m1@example.net"]
+    );
+    assert_eq!(want[0].1.date, Some(949_392_000));
+    assert_eq!(want[1].1, SortFields::default());
+
+    let all: Vec<Uid> = delivered.iter().map(|d| d.uid).collect();
+    let got = store
+        .sort_fields(a.id, inbox.id, &all)
+        .await
+        .expect("sort fields");
+    assert_eq!(got, want, "all entries, in UID order");
+
+    // A few UIDs of the mailbox (and one that does not exist).
+    let missing = Uid(all[all.len() - 1].0 + 100);
+    let got = store
+        .sort_fields(a.id, inbox.id, &[all[0], all[5], missing])
+        .await
+        .expect("sort fields");
+    assert_eq!(got, vec![want[0].clone(), want[5].clone()], "a subset");
+    // Most of them.
+    let most: Vec<Uid> = all.iter().copied().skip(1).collect();
+    let got = store
+        .sort_fields(a.id, inbox.id, &most)
+        .await
+        .expect("sort fields");
+    assert_eq!(got, want[1..].to_vec(), "most");
+    assert!(
+        store
+            .sort_fields(a.id, inbox.id, &[])
+            .await
+            .expect("sort fields")
+            .is_empty()
+    );
+    let err = store
+        .sort_fields(b.id, inbox.id, &all)
+        .await
+        .expect_err("another account's mailbox");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}

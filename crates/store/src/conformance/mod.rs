@@ -63,6 +63,7 @@ pub const CHECKS: &[&str] = &[
     "changed_since_and_first_unseen",
     "message_ranges_and_headers_are_exact",
     "search_text_matches_imap_semantics",
+    "sort_fields_match_the_summaries",
     "queue_items_round_trip",
     "queue_stats_count_results",
     "dkim_keys_round_trip_and_go_with_their_domain",
@@ -103,6 +104,7 @@ where
     changed_since_and_first_unseen(open().await).await;
     message_ranges_and_headers_are_exact(open().await).await;
     search_text_matches_imap_semantics(open().await).await;
+    sort_fields_match_the_summaries(open().await).await;
     queue_items_round_trip(open().await).await;
     queue_stats_count_results(open().await).await;
     dkim_keys_round_trip_and_go_with_their_domain(open().await).await;

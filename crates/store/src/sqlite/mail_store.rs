@@ -370,6 +370,17 @@ impl MailStore for SqliteStore {
         self.read(move |c| read::summary(c, account, message)).await
     }
 
+    async fn sort_fields(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<(Uid, pillarbox_message::sort_fields::SortFields)>, StoreError> {
+        let uids = uids.to_vec();
+        self.read(move |c| super::sort::sort_fields(c, account, mailbox, &uids))
+            .await
+    }
+
     async fn expunge(
         &self,
         account: AccountId,

@@ -99,6 +99,7 @@ mod queue;
 mod read;
 mod schema;
 mod search;
+mod sort;
 mod writer;
 
 use std::path::{Path, PathBuf};
