@@ -37,18 +37,19 @@ pub(crate) async fn run(s: &mut ImapSession, tag: &Tag, cmd: SortCommand) -> Com
     }
 }
 
-/// One sort value. RFC 5256 §3: strings compare with i;ascii-casemap, so
-/// they are kept ASCII-uppercased and compared octet by octet.
+/// One sort value. Strings are kept in their i;unicode-casemap form and
+/// compared octet by octet ([`casemap`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Value {
     Number(i64),
     Text(Vec<u8>),
 }
 
-/// i;ascii-casemap (RFC 4790 §9.2): ASCII letters uppercased, other
-/// octets as they are.
+/// RFC 5256 §1: SORT and THREAD collate strings as I18NLEVEL=1 requires,
+/// i.e. with i;unicode-casemap (RFC 5255 §4.1, RFC 5051), not
+/// i;ascii-casemap: `É` equals `é` and sorts with `E`.
 pub(super) fn casemap(s: &str) -> Vec<u8> {
-    s.as_bytes().to_ascii_uppercase()
+    pillarbox_message::sort_fields::unicode_casemap(s)
 }
 
 /// RFC 5256 §2.2 sent date: the `Date:` header in UTC (the summary keeps
@@ -258,7 +259,8 @@ mod tests {
     }
 
     #[test]
-    fn casemap_is_ascii_only() {
-        assert_eq!(casemap("aBc-é"), "ABC-é".as_bytes());
+    fn casemap_is_unicode_casemap() {
+        assert_eq!(casemap("aBc-é"), "ABC-E\u{301}".as_bytes());
+        assert_eq!(casemap("Ärger"), casemap("ärger"));
     }
 }

@@ -15,7 +15,7 @@ pub(crate) struct Msg {
     pub seq: u32,
     /// Sent date (§2.2), Unix time.
     pub sent: i64,
-    /// Base subject (§2.1), i;ascii-casemapped.
+    /// Base subject (§2.1) in its i;unicode-casemap form.
     pub subject: Vec<u8>,
     /// The base subject extraction removed a reply / forward marker.
     pub reply: bool,
@@ -61,6 +61,15 @@ pub(crate) fn ordered_subject(msgs: &[Msg]) -> Vec<ThreadToken> {
 /// References taken into account per message, at most (the newest).
 const MAX_REFERENCES: usize = 1000;
 
+/// Parent steps the loop checks of step (1) may walk in one THREAD
+/// command. A walk costs the depth of the would-be parent, so crafted
+/// References (many nodes that already have children, each made a reply
+/// to the bottom of one long chain) cost messages x depth: quadratic.
+/// Once the budget is spent, a link whose loop-freedom is not yet proven
+/// is not made (as if it would close a loop): bounded work, and a tree
+/// that is still a tree.
+const LOOP_CHECK_BUDGET: u64 = 20_000_000;
+
 #[derive(Debug, Default)]
 struct Node {
     /// Index into the messages; `None` for a dummy.
@@ -72,6 +81,8 @@ struct Node {
 struct Tree<'a> {
     msgs: &'a [Msg],
     nodes: Vec<Node>,
+    /// What is left of [`LOOP_CHECK_BUDGET`].
+    walk_budget: u64,
 }
 
 impl Tree<'_> {
@@ -83,8 +94,10 @@ impl Tree<'_> {
         self.nodes.len() - 1
     }
 
-    /// Whether `a` is `b` or a descendant of `b`.
-    fn within(&self, mut a: usize, b: usize) -> bool {
+    /// Whether `a` is `b` or a descendant of `b` (RFC 5256 §3 step 1.A:
+    /// "make sure that A is not a descendent of B"). `true` also when the
+    /// walk budget is spent before the answer is known.
+    fn within(&mut self, mut a: usize, b: usize) -> bool {
         if self.nodes[b].children.is_empty() {
             // Nothing below `b`: the common case of a new message.
             return a == b;
@@ -93,6 +106,10 @@ impl Tree<'_> {
             if a == b {
                 return true;
             }
+            let Some(budget) = self.walk_budget.checked_sub(1) else {
+                return true;
+            };
+            self.walk_budget = budget;
             match self.nodes[a].parent {
                 Some(p) => a = p,
                 None => return false,
@@ -195,9 +212,15 @@ fn normalize_id(id: &str) -> Option<String> {
 
 /// REFERENCES (RFC 5256 §3), steps (1) to (7).
 pub(crate) fn references(msgs: &[Msg]) -> Vec<ThreadToken> {
+    references_bounded(msgs, LOOP_CHECK_BUDGET)
+}
+
+/// [`references`] with a given loop-check walk budget.
+fn references_bounded(msgs: &[Msg], walk_budget: u64) -> Vec<ThreadToken> {
     let mut t = Tree {
         msgs,
         nodes: Vec::with_capacity(msgs.len() * 2),
+        walk_budget,
     };
     let mut ids: HashMap<String, usize> = HashMap::with_capacity(msgs.len());
     // (1) Messages in sequence order, so a duplicate Message-ID keeps its
