@@ -358,28 +358,36 @@ fn status_items(c: &mut Cursor<'_>) -> PResult<Vec<StatusItem>> {
     })
 }
 
+/// `[search-return-opts SP]`: RFC 4731 ESEARCH's RETURN options (also
+/// ESORT's, RFC 5267 §3) and RFC 5182's SAVE; `what` names them in errors.
+pub(crate) fn return_opts(
+    c: &mut Cursor<'_>,
+    what: &'static str,
+) -> PResult<Option<Vec<SearchReturn>>> {
+    if !c.eat_keyword("RETURN") {
+        return Ok(None);
+    }
+    c.sp()?;
+    let opts = c.paren_list(true, |c| {
+        let start = c.pos();
+        let w = c.atom()?.to_ascii_uppercase();
+        Ok(match w.as_str() {
+            "MIN" => SearchReturn::Min,
+            "MAX" => SearchReturn::Max,
+            "ALL" => SearchReturn::All,
+            "COUNT" => SearchReturn::Count,
+            "SAVE" => SearchReturn::Save,
+            _ => return Err(ParseError::syntax(what, start)),
+        })
+    })?;
+    c.sp()?;
+    Ok(Some(opts))
+}
+
 /// search = "SEARCH" [search-return-opts] SP search-program
 fn search(c: &mut Cursor<'_>, uid: bool) -> PResult<SearchCommand> {
     c.sp()?;
-    let return_opts = if c.eat_keyword("RETURN") {
-        c.sp()?;
-        let opts = c.paren_list(true, |c| {
-            let start = c.pos();
-            let w = c.atom()?.to_ascii_uppercase();
-            Ok(match w.as_str() {
-                "MIN" => SearchReturn::Min,
-                "MAX" => SearchReturn::Max,
-                "ALL" => SearchReturn::All,
-                "COUNT" => SearchReturn::Count,
-                "SAVE" => SearchReturn::Save,
-                _ => return Err(ParseError::syntax("search return option", start)),
-            })
-        })?;
-        c.sp()?;
-        Some(opts)
-    } else {
-        None
-    };
+    let return_opts = return_opts(c, "search return option")?;
     let charset = if c.eat_keyword("CHARSET") {
         c.sp()?;
         let cs = crate::sort::charset(c)?;

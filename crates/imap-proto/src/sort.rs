@@ -1,7 +1,7 @@
 //! SORT and THREAD (RFC 5256 §5 formal syntax, RFC 5957 DISPLAYFROM /
 //! DISPLAYTO, RFC 5267 §3 ESORT `RETURN` options).
 
-use crate::command::{SearchReturn, SortCommand, ThreadCommand};
+use crate::command::{SortCommand, ThreadCommand};
 use crate::cursor::{Cursor, PResult};
 use crate::error::ParseError;
 use crate::search::{SearchKey, search_key};
@@ -102,25 +102,7 @@ pub(crate) fn sort(c: &mut Cursor<'_>, uid: bool) -> PResult<SortCommand> {
     c.sp()?;
     // RFC 5267 §3 extended-sort: ESORT's RETURN options, and RFC 5182's
     // SAVE (SEARCHRES).
-    let return_opts = if c.eat_keyword("RETURN") {
-        c.sp()?;
-        let opts = c.paren_list(true, |c| {
-            let start = c.pos();
-            let w = c.atom()?.to_ascii_uppercase();
-            Ok(match w.as_str() {
-                "MIN" => SearchReturn::Min,
-                "MAX" => SearchReturn::Max,
-                "ALL" => SearchReturn::All,
-                "COUNT" => SearchReturn::Count,
-                "SAVE" => SearchReturn::Save,
-                _ => return Err(ParseError::syntax("sort return option", start)),
-            })
-        })?;
-        c.sp()?;
-        Some(opts)
-    } else {
-        None
-    };
+    let return_opts = crate::parse::return_opts(c, "sort return option")?;
     // sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"
     let criteria = c.paren_list(false, |c| {
         let mut start = c.pos();

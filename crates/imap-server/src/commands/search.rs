@@ -21,14 +21,26 @@ use eval::{Compile, Row};
 const CHARSETS: [&str; 2] = ["UTF-8", "US-ASCII"];
 
 pub(crate) async fn run(s: &mut ImapSession, tag: &Tag, cmd: SearchCommand) -> Completion {
-    let save = cmd
-        .return_opts
-        .as_ref()
-        .is_some_and(|o| o.contains(&SearchReturn::Save));
-    match search(s, tag, cmd).await {
+    let save = saves(cmd.return_opts.as_deref());
+    let result = search(s, tag, cmd).await;
+    completion(s, save, result)
+}
+
+/// Whether RETURN options include SAVE (RFC 5182).
+pub(crate) fn saves(return_opts: Option<&[SearchReturn]>) -> bool {
+    return_opts.is_some_and(|o| o.contains(&SearchReturn::Save))
+}
+
+/// The tagged answer of a SEARCH, SORT or THREAD. RFC 9051 §6.4.4.1 /
+/// RFC 5182 §2.1: a command with SAVE that fails empties `$`.
+pub(crate) fn completion(
+    s: &mut ImapSession,
+    save: bool,
+    result: Result<(), Completion>,
+) -> Completion {
+    match result {
         Ok(()) => Completion::ok(""),
         Err(done) => {
-            // RFC 9051 §6.4.4.1: a SEARCH with SAVE that fails empties `$`.
             if save && let Some((_, sel)) = selected(s) {
                 sel.saved_search.clear();
             }

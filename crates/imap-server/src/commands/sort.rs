@@ -16,25 +16,14 @@ use pillarbox_imap_proto::{
 use pillarbox_message::sort_fields::{SortFields, addr_mailbox, base_subject, display_value};
 use pillarbox_store::Uid;
 
-use super::search::{Hit, Matched, check_charset, highest, matching};
+use super::search::{Hit, Matched, check_charset, completion, highest, matching, saves};
 use super::{Completion, selected};
 use crate::session::ImapSession;
 
 pub(crate) async fn run(s: &mut ImapSession, tag: &Tag, cmd: SortCommand) -> Completion {
-    let save = cmd
-        .return_opts
-        .as_ref()
-        .is_some_and(|o| o.contains(&SearchReturn::Save));
-    match sort(s, tag, cmd).await {
-        Ok(()) => Completion::ok(""),
-        Err(done) => {
-            // RFC 5182 §2.1 (as for SEARCH): a failed SAVE empties `$`.
-            if save && let Some((_, sel)) = selected(s) {
-                sel.saved_search.clear();
-            }
-            done
-        }
-    }
+    let save = saves(cmd.return_opts.as_deref());
+    let result = sort(s, tag, cmd).await;
+    completion(s, save, result)
 }
 
 /// One sort value. Strings are kept in their i;unicode-casemap form and
