@@ -230,6 +230,13 @@ impl SmtpSession {
             "smtp authentication refused: too many failures"
         );
         reply::C454_AUTH_THROTTLED.write(out);
+        self.close_after_too_many_failures(out);
+        Err(self.control())
+    }
+
+    /// `421` and closing once this connection has had its allowance of
+    /// failed (or refused) authentications.
+    fn close_after_too_many_failures(&mut self, out: &mut Vec<u8>) {
         if self.auth_failures >= self.ctx.config.submission_max_auth_failures {
             let text = format!(
                 "{} {}",
@@ -239,7 +246,6 @@ impl SmtpSession {
             reply::C421_TOO_MANY_AUTH_FAILURES.write_text(out, text);
             self.closing = true;
         }
-        Err(self.control())
     }
 
     /// Counts a failed authentication (per connection and in the server's
@@ -265,15 +271,7 @@ impl SmtpSession {
             self.ctx.clock().sleep(Duration::from_millis(delay)).await;
         }
         reply::C535_AUTH_FAILED.write(out);
-        if self.auth_failures >= self.ctx.config.submission_max_auth_failures {
-            let text = format!(
-                "{} {}",
-                self.hostname(),
-                reply::C421_TOO_MANY_AUTH_FAILURES.text
-            );
-            reply::C421_TOO_MANY_AUTH_FAILURES.write_text(out, text);
-            self.closing = true;
-        }
+        self.close_after_too_many_failures(out);
         self.control()
     }
 }
